@@ -1,0 +1,1 @@
+"""Benchmarks: Spyglass side by side with the real peer, same machine, same data, same run."""
