@@ -241,3 +241,47 @@ class HTTPClientConfig(ConfigModel):
         if self.proxy_url:
             kw["proxy"] = self.proxy_url
         return kw
+
+
+class GlobalConfig(ConfigModel):
+    """Prometheus's ``global:`` section; its defaults are Prometheus's."""
+
+    scrape_interval: Duration = 60.0
+    scrape_timeout: Duration = 10.0
+    # Scrape protocols to negotiate, in order of preference (Accept header).
+    scrape_protocols: list[str] = Field(
+        default_factory=lambda: ["OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText0.0.4"]
+    )
+    evaluation_interval: Duration = 60.0
+    # How long rule evaluation waits behind "now", to let late samples arrive.
+    rule_query_offset: Duration = 0.0
+    external_labels: dict[str, str] = Field(default_factory=dict)
+    query_log_file: str | None = None
+    scrape_failure_log_file: str | None = None
+    body_size_limit: str | int = 0
+    sample_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+    target_limit: int = 0
+    keep_dropped_targets: int = 0
+    metric_name_validation_scheme: str = "utf8"
+    metric_name_escaping_scheme: str = "underscores"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout(cls, data):
+        # Prometheus: an unset timeout is 10s, or the interval when that is shorter.
+        if isinstance(data, dict) and data.get("scrape_timeout") is None and "scrape_interval" in data:
+            interval_ms = parse_duration_ms(data["scrape_interval"])
+            data = {**data, "scrape_timeout": min(10_000, interval_ms) / 1000.0}
+        return data
+
+    @model_validator(mode="after")
+    def _timeout_le_interval(self):
+        if self.scrape_timeout > self.scrape_interval:
+            raise ValueError(
+                f"global scrape timeout ({format_duration_ms(int(self.scrape_timeout * 1000))}) "
+                f"greater than scrape interval ({format_duration_ms(int(self.scrape_interval * 1000))})"
+            )
+        return self
