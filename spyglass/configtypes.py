@@ -89,9 +89,20 @@ SecretStr = Annotated[
 
 
 class ConfigModel(BaseModel):
-    """Base of every config section: unknown keys are errors, fields are immutable."""
+    """Base of every config section: unknown keys are errors, fields are immutable.
+
+    A key written with no value (``rule_files:``) means its default, as in Go's
+    YAML decoding that Prometheus and Alertmanager use.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data):
+        if isinstance(data, dict) and any(v is None for v in data.values()):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
 
 def read_secret_file(path: str | None) -> str | None:

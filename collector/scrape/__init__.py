@@ -1,0 +1,1 @@
+"""Scraping Prometheus targets: config, exposition parsers, discovery, loops, manager."""

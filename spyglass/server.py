@@ -1,0 +1,365 @@
+"""Process wiring: build the components a role needs, serve them, reload, shut down.
+
+``spyglass up`` runs every role in one process: embedded TSDB, ingestion
+(remote-write, OTLP, InfluxDB, scrape), the query APIs, remote-write out, the
+host-metrics source, rules and notifications, and the UI — all on one HTTP port
+plus the OTLP listeners. Components meet only through the storage contracts and
+are started and stopped here, in data-flow order::
+
+    stack = Stack(load_config(path), RunOptions(data_dir="data"))
+    asyncio.run(stack.serve())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import uvicorn
+import yaml
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from spyglass.config import ConfigError, SpyglassConfig, load_config, parse_listen_address
+from spyglass.http import AuthMiddleware, HTTPTelemetry, RequestMetricsMiddleware
+from spyglass.version import VERSION
+
+log = logging.getLogger("spyglass")
+
+ROLES_UP = frozenset({"collector", "hostmetrics", "alerting", "dashboards"})
+ROLES_COLLECTOR = frozenset({"collector"})
+
+
+@dataclass
+class RunOptions:
+    """What the command line says; it wins over the config file."""
+
+    config_path: str | None = None
+    data_dir: str | None = None
+    http: str | None = None
+    otlp_grpc: str | None = None
+    otlp_http: str | None = None
+    rules: list[str] = field(default_factory=list)
+    alertmanager_config: str | None = None
+    dashboards: str | None = None
+    host_metrics: bool = True
+    roles: frozenset[str] = ROLES_UP
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the stack owns SIGTERM/SIGINT/SIGHUP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class StackTelemetry:
+    def __init__(self, registry: CollectorRegistry):
+        self.reload_ok = Gauge(
+            "spyglass_config_last_reload_successful",
+            "Whether the last configuration reload succeeded (1) or not (0).",
+            registry=registry,
+        )
+        self.reload_time = Gauge(
+            "spyglass_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully.",
+            registry=registry,
+        )
+        self.ready = Gauge("spyglass_ready", "Whether the process is ready to serve (1) or not (0).", registry=registry)
+        info = Gauge("spyglass_build_info", "Spyglass version.", ["version"], registry=registry)
+        info.labels(VERSION).set(1)
+
+
+class Stack:
+    """The components of one process, wired together."""
+
+    def __init__(self, config: SpyglassConfig, options: RunOptions, registry: CollectorRegistry = REGISTRY):
+        self.config = config
+        self.options = options
+        self.registry = registry
+        self.telemetry = StackTelemetry(registry)
+        self.http_telemetry = HTTPTelemetry(registry)
+        self.data_dir = os.path.abspath(options.data_dir or config.data_dir)
+        self.ready = threading.Event()
+        self.stopping: asyncio.Event | None = None  # created inside the event loop
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self._last_reload = (True, int(time.time() * 1000))
+        self._reload_lock = threading.Lock()
+        self.components: list = []  # objects with shutdown(), stopped in reverse order
+        self.storage = None
+        self.appendable = None
+        self.engine = None
+        self.app = self._build_app()
+
+    # --- building ---------------------------------------------------------------
+    def open(self) -> None:
+        """Open storage and start every component (blocking; done off the event loop)."""
+        from storage.promql import Engine, EngineOptions
+        from storage.tsdb import TSDB, TSDBOptions
+
+        os.makedirs(self.data_dir, exist_ok=True)
+        c = self.config
+        t0 = time.monotonic()
+        tc = c.storage.tsdb
+        self.storage = TSDB.open(
+            os.path.join(self.data_dir, "tsdb"),
+            TSDBOptions.from_config(tc) if hasattr(TSDBOptions, "from_config") else TSDBOptions(),
+            registry=self.registry,
+        )
+        log.info("storage opened", extra={"path": self.data_dir, "seconds": round(time.monotonic() - t0, 3)})
+        self.components.append(self.storage)
+        self.appendable = self.storage
+        self.engine = Engine(
+            EngineOptions(
+                lookback_delta_ms=int(c.query.lookback_delta * 1000),
+                max_samples=c.query.max_samples,
+                timeout_s=c.query.timeout,
+                max_concurrent=c.query.max_concurrency,
+            )
+        )
+        self._mount_query_api()
+        self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
+                               max_instances=1, coalesce=True)
+        self.scheduler.start()
+        self.ready.set()
+        self.telemetry.ready.set(1)
+        self.telemetry.reload_ok.set(1)
+        self.telemetry.reload_time.set(time.time())
+
+    def _maintenance(self) -> None:
+        try:
+            self.storage.maintenance()
+        except Exception:
+            log.exception("storage maintenance failed")
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="Spyglass", version=VERSION, docs_url=None, redoc_url=None, openapi_url=None)
+
+        @app.get("/-/healthy", response_class=PlainTextResponse)
+        @app.head("/-/healthy", response_class=PlainTextResponse)
+        def healthy():
+            return "Spyglass is Healthy.\n"
+
+        @app.get("/-/ready", response_class=PlainTextResponse)
+        @app.head("/-/ready", response_class=PlainTextResponse)
+        def ready():
+            if self.ready.is_set():
+                return "Spyglass is Ready.\n"
+            return PlainTextResponse("Service Unavailable\n", status_code=503)
+
+        @app.api_route("/-/reload", methods=["POST", "PUT"], response_class=PlainTextResponse)
+        def reload():
+            ok, err = self.reload()
+            if ok:
+                return "configuration reloaded\n"
+            return PlainTextResponse(f"failed to reload config: {err}\n", status_code=500)
+
+        @app.api_route("/-/quit", methods=["POST", "PUT"], response_class=PlainTextResponse)
+        def quit_():
+            self.request_stop()
+            return "Requesting termination... Goodbye!\n"
+
+        @app.get("/metrics")
+        def metrics(request: Request):
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+        app.state.stack = self
+        return app
+
+    def _mount_query_api(self) -> None:
+        from collector.api.prometheus import PrometheusAPI
+
+        api = PrometheusAPI(
+            storage=self.storage,
+            engine=self.engine,
+            config_yaml=self.config_yaml,
+            flags=self.flags(),
+            reload_status=lambda: self._last_reload,
+            storage_retention=_fmt_retention(self.config),
+        )
+        self.app.include_router(api.router())
+
+    def asgi(self):
+        """The app with middleware; auth wraps everything but the probes."""
+        auth = self.config.server.auth
+        inner = RequestMetricsMiddleware(self.app, self.http_telemetry)
+        return AuthMiddleware(inner, auth.basic_auth_users, auth.bearer_tokens)
+
+    # --- running ----------------------------------------------------------------
+    def config_yaml(self) -> str:
+        data = self.config.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+        return yaml.safe_dump(data, sort_keys=False)
+
+    def flags(self) -> dict[str, str]:
+        o = self.options
+        return {
+            "config.file": o.config_path or "",
+            "storage.tsdb.path": self.data_dir,
+            "web.listen-address": o.http or self.config.server.http,
+            "otlp.grpc-address": o.otlp_grpc or self.config.server.otlp_grpc,
+            "otlp.http-address": o.otlp_http or self.config.server.otlp_http,
+            "query.lookback-delta": f"{int(self.config.query.lookback_delta)}s",
+            "query.max-samples": str(self.config.query.max_samples),
+            "query.timeout": f"{int(self.config.query.timeout)}s",
+            "query.max-concurrency": str(self.config.query.max_concurrency),
+        }
+
+    def reload(self) -> tuple[bool, str]:
+        """Re-read the config file; on any error keep running with the old one."""
+        with self._reload_lock:
+            try:
+                new = load_config(self.options.config_path)
+                self._apply(new)
+            except (ConfigError, Exception) as e:  # keep the last good config
+                self.telemetry.reload_ok.set(0)
+                self._last_reload = (False, self._last_reload[1])
+                log.error("config reload failed; keeping the previous configuration", extra={"err": str(e)})
+                return False, str(e)
+            self.config = new
+            self._last_reload = (True, int(time.time() * 1000))
+            self.telemetry.reload_ok.set(1)
+            self.telemetry.reload_time.set(time.time())
+            log.info("configuration reloaded", extra={"file": self.options.config_path or "(defaults)"})
+            return True, ""
+
+    def _apply(self, new: SpyglassConfig) -> None:
+        for comp in self.components:
+            apply = getattr(comp, "apply_config", None)
+            if apply is not None:
+                apply(new)
+
+    def request_stop(self) -> None:
+        if self._loop is not None and self.stopping is not None:
+            self._loop.call_soon_threadsafe(self.stopping.set)
+
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        loop = self._loop
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
+
+        servers = []
+        http_addr = parse_listen_address(self.options.http or self.config.server.http, 9700)
+        if http_addr:
+            servers.append(self._uvicorn(self.asgi(), http_addr))
+        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        # storage replay can take a while: serve /-/healthy and a 503 /-/ready meanwhile
+        try:
+            await loop.run_in_executor(None, self.open)
+        except Exception:
+            log.exception("startup failed")
+            for s in servers:
+                s.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.close()
+            raise
+        if http_addr:
+            log.info("listening", extra={"http": f"{http_addr[0]}:{http_addr[1]}"})
+        stop_wait = asyncio.create_task(self.stopping.wait())
+        done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        log.info("shutting down: no new requests; finishing in-flight work")
+        self.ready.clear()
+        self.telemetry.ready.set(0)
+        for s in servers:
+            s.should_exit = True
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
+                               timeout=self.config.server.shutdown_timeout + 5)
+        await loop.run_in_executor(None, self.close)
+        log.info("stopped")
+
+    def _uvicorn(self, app, addr) -> _Server:
+        host, port = addr
+        tls = self.config.server.tls
+        cfg = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=int(self.config.server.shutdown_timeout),
+            ssl_certfile=tls.cert_file if tls else None,
+            ssl_keyfile=tls.key_file if tls else None,
+            ssl_ca_certs=tls.client_ca_file if tls else None,
+            ssl_cert_reqs=2 if tls and tls.client_ca_file else 0,
+        )
+        return _Server(cfg)
+
+    def close(self) -> None:
+        """Stop components in reverse order of start; the storage (WAL) closes last."""
+        with contextlib.suppress(Exception):
+            self.scheduler.shutdown(wait=True)
+        for comp in reversed(self.components):
+            for name in ("shutdown", "close"):
+                fn = getattr(comp, name, None)
+                if fn is not None:
+                    try:
+                        fn()
+                    except Exception:
+                        log.exception("error while stopping", extra={"component": type(comp).__name__})
+                    break
+
+
+def _fmt_retention(cfg: SpyglassConfig) -> str:
+    from spyglass.configtypes import format_duration_ms
+
+    parts = [format_duration_ms(int(cfg.storage.tsdb.retention_time * 1000))]
+    if cfg.storage.tsdb.retention_size:
+        parts.append(str(cfg.storage.tsdb.retention_size))
+    return " or ".join(parts)
+
+
+def options_from_args(args) -> RunOptions:
+    roles = ROLES_UP if args.command == "up" else ROLES_COLLECTOR
+    if getattr(args, "no_host_metrics", False):
+        roles = roles - {"hostmetrics"}
+    return RunOptions(
+        config_path=args.config,
+        data_dir=args.data_dir,
+        http=args.http,
+        otlp_grpc=args.otlp_grpc,
+        otlp_http=args.otlp_http,
+        rules=list(getattr(args, "rules", []) or []),
+        alertmanager_config=getattr(args, "alertmanager_config", None),
+        dashboards=getattr(args, "dashboards", None),
+        host_metrics="hostmetrics" in roles,
+        roles=roles,
+    )
+
+
+def main(args) -> int:
+    from spyglass import logs
+
+    logs.setup(args.log_level, args.log_format)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        log.error("invalid configuration", extra={"err": str(e)})
+        print(f"spyglass: invalid configuration:\n{e}", file=__import__("sys").stderr)
+        return 2
+    options = options_from_args(args)
+    stack = Stack(config, options)
+    log.info("starting Spyglass", extra={"version": VERSION, "roles": ",".join(sorted(options.roles)),
+                                         "data_dir": stack.data_dir})
+    try:
+        asyncio.run(stack.serve())
+    except Exception as e:
+        log.error("fatal", extra={"err": repr(e)})
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Remote-write out: a persistent, sharded queue per ``remote_write`` entry."""
