@@ -1,0 +1,358 @@
+"""The scrape manager: scrape pools per job, target sync, reload, health.
+
+One asyncio event loop (in its own thread) runs every target's loop; HTTP is
+``httpx.AsyncClient``, one per job (its auth, TLS and proxy). A thousand
+targets are a thousand sleeping coroutines, not a thousand threads; parsing
+and labeling are CPU-bound and run on the loop, appends run in a worker
+thread so a slow ``fsync`` never delays other scrapes::
+
+    mgr = ScrapeManager(storage, registry=None)
+    mgr.start()
+    mgr.apply_config(cfg.scrape_configs, cfg.global_)
+    mgr.active_targets()   # the shape of /api/v1/targets
+    mgr.stop()             # stale markers for every series, then stop
+
+Reload keeps the loops of jobs whose config did not change; a changed job
+gets new loops that continue the old ones' staleness tracking, like
+Prometheus's ``scrapePool.reload``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as _dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from collector.scrape.config import ScrapeConfig
+from collector.scrape.discovery import FileDiscovery, TargetGroup, static_groups
+from collector.scrape.loop import ScrapeLoop
+from collector.scrape.target import Target, populate_labels
+from collector.scrape.telemetry import ScrapeTelemetry
+from spyglass.configtypes import GlobalConfig
+from storage.interface import Appendable, StorageError
+from storage.labels import Labels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetHealth:
+    """One active target, as ``/api/v1/targets`` shows it (see ``to_api``)."""
+
+    scrape_pool: str
+    scrape_url: str
+    labels: dict[str, str]
+    discovered_labels: dict[str, str]
+    health: str  # up, down, unknown
+    last_error: str
+    last_scrape: float  # unix seconds, 0 before the first scrape
+    last_scrape_duration: float
+    scrape_interval: str
+    scrape_timeout: str
+
+    def to_api(self) -> dict[str, Any]:
+        last = (
+            _dt.datetime.fromtimestamp(self.last_scrape, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            if self.last_scrape
+            else "0001-01-01T00:00:00Z"
+        )
+        return {
+            "discoveredLabels": self.discovered_labels,
+            "labels": self.labels,
+            "scrapePool": self.scrape_pool,
+            "scrapeUrl": self.scrape_url,
+            "globalUrl": self.scrape_url,
+            "lastError": self.last_error,
+            "lastScrape": last,
+            "lastScrapeDuration": self.last_scrape_duration,
+            "health": self.health,
+            "scrapeInterval": self.scrape_interval,
+            "scrapeTimeout": self.scrape_timeout,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedTarget:
+    """A target relabeling dropped (or that failed label checks), for the API."""
+
+    scrape_pool: str
+    discovered_labels: dict[str, str]
+    error: str = ""
+
+    def to_api(self) -> dict[str, Any]:
+        return {"discoveredLabels": self.discovered_labels, "scrapePool": self.scrape_pool}
+
+
+def _target_key(t: Target) -> tuple[Labels, str]:
+    return (t.labels, t.url())
+
+
+class ScrapePool:
+    """The targets and loops of one job."""
+
+    def __init__(self, cfg: ScrapeConfig, mgr: ScrapeManager):
+        self.cfg = cfg
+        self.mgr = mgr
+        self.client = httpx.AsyncClient(timeout=None, **cfg.httpx_kwargs())
+        self.static = static_groups(cfg)
+        self.files = [FileDiscovery(f, mgr.base_dir) for f in cfg.file_sd_configs]
+        self.loops: dict[tuple[Labels, str], tuple[ScrapeLoop, asyncio.Task]] = {}
+        self.dropped: list[DroppedTarget] = []
+        self._watch: asyncio.Task | None = None
+
+    def groups(self) -> list[TargetGroup]:
+        out = list(self.static)
+        for f in self.files:
+            out.extend(f.groups())
+        return out
+
+    def targets(self) -> tuple[list[Target], list[DroppedTarget]]:
+        targets: dict[tuple[Labels, str], Target] = {}
+        dropped: list[DroppedTarget] = []
+        for g in self.groups():
+            glabels = Labels.from_pairs(g.labels)
+            for t in g.targets:
+                target, discovered, err = populate_labels(glabels, Labels.from_pairs(t), self.cfg)
+                if target is None:
+                    disc = discovered.to_dict()
+                    dropped.append(DroppedTarget(self.cfg.job_name, disc, err or ""))
+                    if err:
+                        log.warning("job %s: dropping target %s: %s", self.cfg.job_name, disc, err)
+                    continue
+                targets.setdefault(_target_key(target), target)
+        keep = self.cfg.keep_dropped_targets
+        return list(targets.values()), (dropped[:keep] if keep else dropped)
+
+    async def sync(self, adopt_from: ScrapePool | None = None) -> None:
+        targets, self.dropped = self.targets()
+        tel = self.mgr.telemetry
+        tel.targets.labels(self.cfg.job_name).set(len(targets))
+        tel.dropped_targets.labels(self.cfg.job_name).set(len(self.dropped))
+        wanted = {_target_key(t): t for t in targets}
+        for key in [k for k in self.loops if k not in wanted]:
+            await self._stop_loop(key, stale=True)
+        limit = self.cfg.target_limit
+        forced = (
+            f"target_limit exceeded (number of targets: {len(wanted)}, limit: {limit})"
+            if limit and len(wanted) > limit
+            else None
+        )
+        for key, target in wanted.items():
+            if key not in self.loops:
+                loop = ScrapeLoop(
+                    target, self.cfg, self.client, self.mgr.appendable, tel,
+                    clock=self.mgr.clock, offset_seed=self.mgr.offset_seed,
+                )
+                if adopt_from is not None:
+                    old = adopt_from.loops.get(key)
+                    if old is not None:
+                        loop.adopt(old[0])
+                task = asyncio.create_task(loop.run(), name=f"scrape {target.url()}")
+                self.loops[key] = (loop, task)
+            self.loops[key][0].forced_error = forced
+
+    async def watch(self, poll: float) -> None:
+        """Poll file discovery and resync when groups change."""
+        while True:
+            await self.poll_files()
+            await asyncio.sleep(poll)
+
+    async def poll_files(self) -> None:
+        now = self.mgr.clock()
+        changed = False
+        for f in self.files:
+            before = dict(f.errors)
+            changed |= await asyncio.get_running_loop().run_in_executor(None, f.poll, now)
+            for path in f.errors.keys() - before.keys():
+                self.mgr.telemetry.discovery_errors.labels(self.cfg.job_name).inc()
+        if changed:
+            await self.sync()
+
+    async def _stop_loop(self, key, stale: bool) -> None:
+        loop, task = self.loops.pop(key)
+        loop.stop()
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+        if stale:
+            batch = loop.stale_batch(self.mgr.clock())
+            if batch is not None:
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, self.mgr.appendable.append, batch)
+                except StorageError as e:
+                    log.warning("could not write stale markers for %s: %s", loop.url, e)
+
+    async def stop(self, stale: bool) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        for key in list(self.loops):
+            await self._stop_loop(key, stale)
+        await self.client.aclose()
+
+    def health(self) -> list[TargetHealth]:
+        out = []
+        for loop, _ in self.loops.values():
+            t = loop.target
+            st = loop.state
+            out.append(
+                TargetHealth(
+                    scrape_pool=self.cfg.job_name,
+                    scrape_url=loop.url,
+                    labels=t.public_labels.to_dict(),
+                    discovered_labels=t.discovered.to_dict(),
+                    health=st.health,
+                    last_error=st.last_error,
+                    last_scrape=st.last_scrape,
+                    last_scrape_duration=st.last_duration,
+                    scrape_interval=t.labels.get("__scrape_interval__"),
+                    scrape_timeout=t.labels.get("__scrape_timeout__"),
+                )
+            )
+        return sorted(out, key=lambda h: h.scrape_url)
+
+
+class ScrapeManager:
+    """Runs the scrape pools of a ``scrape_configs`` list; thread-safe public API."""
+
+    def __init__(
+        self,
+        appendable: Appendable,
+        *,
+        registry: CollectorRegistry | None = REGISTRY,
+        clock: Callable[[], float] = time.time,
+        base_dir: str = ".",
+        file_poll_interval: float = 1.0,
+        offset_seed: int = 0,
+    ):
+        """``base_dir`` resolves relative file_sd paths (the config file's folder);
+        ``offset_seed`` shifts every target's phase (Prometheus seeds it with the
+        external labels so that HA pairs do not scrape in lockstep)."""
+        self.appendable = appendable
+        self.telemetry = ScrapeTelemetry(registry)
+        self.clock = clock
+        self.base_dir = base_dir
+        self.file_poll_interval = file_poll_interval
+        self.offset_seed = offset_seed
+        self.pools: dict[str, ScrapePool] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(4, "scrape-append"))
+        ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self._loop)
+            self._loop.call_soon(ready.set)
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="spyglass-scrape", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def _call(self, coro, timeout: float | None = 60.0):
+        if self._loop is None:
+            raise RuntimeError("ScrapeManager.start() was not called")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def stop(self, stale_markers: bool = True) -> None:
+        """Stop every loop; by default write stale markers for all scraped series."""
+        if self._loop is None:
+            return
+        with self._lock:
+            self._call(self._stop_all(stale_markers))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._loop = None
+        self._thread = None
+
+    async def _stop_all(self, stale: bool) -> None:
+        for pool in list(self.pools.values()):
+            await pool.stop(stale)
+        self.pools.clear()
+
+    # --- config ----------------------------------------------------------------------
+    def apply_config(self, scrape_configs: Sequence[ScrapeConfig], global_config: GlobalConfig | None = None) -> None:
+        """Start, keep, restart or stop pools to match ``scrape_configs``.
+        Raises ``ValueError`` (Prometheus's wording) when a config is invalid."""
+        g = global_config or GlobalConfig()
+        resolved = [sc.with_global(g) for sc in scrape_configs]
+        names = [c.job_name for c in resolved]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f'found multiple scrape configs with job name "{sorted(dup)[0]}"')
+        with self._lock:
+            self._call(self._apply(resolved))
+        self.telemetry.reloads.inc()
+
+    async def _apply(self, configs: list[ScrapeConfig]) -> None:
+        new = {c.job_name: c for c in configs}
+        for name in [n for n in self.pools if n not in new]:
+            await self.pools.pop(name).stop(stale=True)
+        for name, cfg in new.items():
+            old = self.pools.get(name)
+            if old is not None and old.cfg == cfg:
+                continue  # unchanged: its loops keep running undisturbed
+            pool = ScrapePool(cfg, self)
+            for f in pool.files:
+                await asyncio.get_running_loop().run_in_executor(None, f.poll, self.clock())
+            await pool.sync(adopt_from=old)
+            if old is not None:
+                await old.stop(stale=False)  # the new loops carry on its staleness tracking
+                # series the new config no longer produces go stale at the next scrape
+            if pool.files:
+                pool._watch = asyncio.create_task(pool.watch(self.file_poll_interval))
+            self.pools[name] = pool
+
+    def refresh_discovery(self) -> None:
+        """Re-read target files now (tests and SIGHUP); normally polled."""
+        with self._lock:
+            self._call(self._refresh())
+
+    async def _refresh(self) -> None:
+        for pool in self.pools.values():
+            await pool.poll_files()
+
+    # --- API -------------------------------------------------------------------------
+    def active_targets(self) -> list[TargetHealth]:
+        if self._loop is None:
+            return []
+        return self._call(self._health())
+
+    async def _health(self) -> list[TargetHealth]:
+        return [h for name in sorted(self.pools) for h in self.pools[name].health()]
+
+    def dropped_targets(self) -> list[DroppedTarget]:
+        if self._loop is None:
+            return []
+        return self._call(self._dropped())
+
+    async def _dropped(self) -> list[DroppedTarget]:
+        return [d for name in sorted(self.pools) for d in self.pools[name].dropped]
+
+    def targets_api(self) -> dict[str, Any]:
+        """The ``data`` of ``/api/v1/targets``."""
+        return {
+            "activeTargets": [h.to_api() for h in self.active_targets()],
+            "droppedTargets": [d.to_api() for d in self.dropped_targets()],
+            "droppedTargetCounts": {
+                name: len(p.dropped) for name, p in sorted(self.pools.items())
+            },
+        }

@@ -1,0 +1,323 @@
+"""One target's scrape loop against a local HTTP target: success, failures, labels, limits, staleness."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import httpx
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from collector.scrape.config import ScrapeConfig
+from collector.scrape.loop import ScrapeLoop, accept_header
+from collector.scrape.target import populate_labels
+from collector.scrape.telemetry import ScrapeTelemetry
+from spyglass.configtypes import GlobalConfig
+from storage.interface import is_stale
+from storage.labels import Labels, Matcher
+from storage.memstore import MemoryStorage
+from tests.collector.scrape.conftest import Reply
+
+
+class Clock:
+    def __init__(self, t=1_700_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def make_loop(fake, store, clock=None, **cfg):
+    sc = ScrapeConfig.model_validate(
+        {"job_name": "j", "scrape_interval": "10s", "static_configs": [{"targets": [fake.address]}], **cfg}
+    ).with_global(GlobalConfig())
+    target, _, err = populate_labels(Labels.EMPTY, Labels.from_dict({"__address__": fake.address}), sc)
+    assert err is None
+    tel = ScrapeTelemetry(CollectorRegistry())
+    client = httpx.AsyncClient(timeout=None, **sc.httpx_kwargs())
+    return ScrapeLoop(target, sc, client, store, tel, clock=clock or Clock()), tel
+
+
+def scrape(loop, times=1, clock=None, step=10.0):
+    async def go():
+        try:
+            for _ in range(times):
+                await loop.scrape_once()
+                if clock:
+                    clock.t += step
+        finally:
+            await loop.client.aclose()
+
+    asyncio.run(go())
+
+
+def series(store, name=None):
+    q = store.querier(-(2**62), 2**62)
+    ms = [Matcher("=", "__name__", name)] if name else [Matcher("=~", "__name__", ".+")]
+    ss = q.select(ms)
+    return {ss.labels[i]: ss.series(i) for i in range(len(ss))}
+
+
+def value(store, text):
+    lab = Labels.parse(text)
+    ts, vs = series(store, lab.name)[lab]
+    return vs[-1]
+
+
+def test_success_and_report_series(fake_target):
+    fake_target.replies["/metrics"] = Reply("# TYPE a gauge\na 1\nb{x=\"y\"} 2\n")
+    store = MemoryStorage()
+    loop, tel = make_loop(fake_target, store)
+    scrape(loop)
+    inst = fake_target.address
+    assert value(store, f'a{{job="j",instance="{inst}"}}') == 1.0
+    assert value(store, f'b{{job="j",instance="{inst}",x="y"}}') == 2.0
+    assert value(store, f'up{{job="j",instance="{inst}"}}') == 1.0
+    assert value(store, f'scrape_samples_scraped{{job="j",instance="{inst}"}}') == 2.0
+    assert value(store, f'scrape_samples_post_metric_relabeling{{job="j",instance="{inst}"}}') == 2.0
+    assert value(store, f'scrape_series_added{{job="j",instance="{inst}"}}') == 2.0
+    assert value(store, f'scrape_duration_seconds{{job="j",instance="{inst}"}}') > 0
+    assert loop.state.health == "up" and loop.state.last_error == ""
+    assert store.metadata("a")["a"][0].type.value == "gauge"
+    path, headers = fake_target.requests[0]
+    assert headers["Accept-Encoding"] == "gzip"
+    assert headers["X-Prometheus-Scrape-Timeout-Seconds"] == "10"
+    assert headers["Accept"].startswith("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6")
+
+
+def test_accept_header_shape():
+    assert accept_header(["PrometheusText0.0.4"], "underscores") == "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+
+
+def test_http_error_is_down_and_stales_previous_series(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\n")
+    store = MemoryStorage()
+    clock = Clock()
+    loop, tel = make_loop(fake_target, store, clock)
+    scrape(loop, clock=clock)
+    fake_target.replies["/metrics"] = Reply("oops", status=500)
+    loop.client = httpx.AsyncClient()
+    scrape(loop, clock=clock)
+    assert loop.state.health == "down"
+    assert loop.state.last_error == "server returned HTTP status 500 Internal Server Error"
+    inst = fake_target.address
+    ts, vs = series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    assert vs[0] == 1.0 and is_stale(vs)[1]
+    assert ts[1] - ts[0] == 10_000
+    assert value(store, f'up{{job="j",instance="{inst}"}}') == 0.0
+
+
+def test_series_disappearing_gets_stale_marker(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\nb 2\n")
+    store = MemoryStorage()
+    clock = Clock()
+    loop, _ = make_loop(fake_target, store, clock)
+    scrape(loop, clock=clock)
+    fake_target.replies["/metrics"] = Reply("a 3\n")
+    loop.client = httpx.AsyncClient()
+    scrape(loop, clock=clock)
+    inst = fake_target.address
+    got = series(store)
+    _, vb = got[Labels.parse(f'b{{job="j",instance="{inst}"}}')]
+    assert vb[0] == 2.0 and is_stale(vb).tolist() == [False, True]
+    _, va = got[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    assert va.tolist() == [1.0, 3.0]
+
+
+def test_timeout(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\n", delay=1.5)
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store, scrape_interval="1s", scrape_timeout="300ms")
+    scrape(loop)
+    assert loop.state.health == "down"
+    assert "context deadline exceeded" in loop.state.last_error
+
+
+@pytest.mark.parametrize(
+    "body, cfg, error",
+    [
+        ("a 1\nb 2\nc 3\n", {"sample_limit": 2}, "sample limit exceeded"),
+        ('a{x="1",y="2",z="3"} 1\n', {"label_limit": 3}, "label_limit exceeded (metric: a, number of labels: 6, limit: 3)"),
+        ('a{long_label_name="1"} 1\n', {"label_name_length_limit": 8}, "label_name_length_limit exceeded"),
+        ('a{x="a long value"} 1\n', {"label_value_length_limit": 4}, "label_value_length_limit exceeded"),
+        ("a 1\n" * 1000, {"body_size_limit": "1KB"}, "body size limit exceeded"),
+        ("a 1\nnot valid {\n", {}, "line 2"),
+    ],
+)
+def test_limits_and_parse_errors_fail_the_scrape(fake_target, body, cfg, error):
+    fake_target.replies["/metrics"] = Reply(body)
+    store = MemoryStorage()
+    loop, tel = make_loop(fake_target, store, **cfg)
+    scrape(loop)
+    assert loop.state.health == "down"
+    assert error in loop.state.last_error
+    names = {lab.name for lab in series(store)}
+    assert names == {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                     "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+
+
+def test_sample_limit_counts_after_metric_relabeling(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\nb 2\nc 3\n")
+    store = MemoryStorage()
+    loop, _ = make_loop(
+        fake_target, store, sample_limit=2,
+        metric_relabel_configs=[{"action": "drop", "source_labels": ["__name__"], "regex": "c"}],
+    )
+    scrape(loop)
+    assert loop.state.health == "up"
+    inst = fake_target.address
+    assert value(store, f'scrape_samples_scraped{{job="j",instance="{inst}"}}') == 3.0
+    assert value(store, f'scrape_samples_post_metric_relabeling{{job="j",instance="{inst}"}}') == 2.0
+
+
+def test_honor_labels_false_renames_with_exported_prefix(fake_target):
+    fake_target.replies["/metrics"] = Reply('a{job="exposed",exported_job="x",instance="i"} 1\n')
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store)
+    scrape(loop)
+    (lab,) = series(store, "a")
+    assert lab.to_dict() == {
+        "__name__": "a", "job": "j", "instance": fake_target.address,
+        "exported_exported_job": "exposed", "exported_job": "x", "exported_instance": "i",
+    }
+
+
+def test_honor_labels_true_keeps_exposed(fake_target):
+    fake_target.replies["/metrics"] = Reply('a{job="exposed"} 1\n')
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store, honor_labels=True)
+    scrape(loop)
+    (lab,) = series(store, "a")
+    assert lab.to_dict() == {"__name__": "a", "job": "exposed", "instance": fake_target.address}
+
+
+def test_honor_timestamps_and_staleness_of_timestamped_series(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1 1600000000000\nb 2\n")
+    store = MemoryStorage()
+    clock = Clock()
+    loop, _ = make_loop(fake_target, store, clock)
+    scrape(loop, clock=clock)
+    inst = fake_target.address
+    ts, _ = series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    assert ts.tolist() == [1600000000000]
+    fake_target.replies["/metrics"] = Reply("")
+    loop.client = httpx.AsyncClient()
+    scrape(loop, clock=clock)
+    # no stale marker for the timestamped series (track_timestamps_staleness is off)
+    assert len(series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')][1]) == 1
+    assert is_stale(series(store, "b")[Labels.parse(f'b{{job="j",instance="{inst}"}}')][1])[-1]
+
+    store2 = MemoryStorage()
+    fake_target.replies["/metrics"] = Reply("a 1 1600000000000\n")
+    loop2, _ = make_loop(fake_target, store2, clock, honor_timestamps=False)
+    scrape(loop2)
+    ts, _ = series(store2, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    assert ts.tolist() == [int(clock.t * 1000)]
+
+
+def test_metric_relabeling_and_series_cache(fake_target):
+    fake_target.replies["/metrics"] = Reply('go_gc 1\nkeep_me{tmp="x"} 2\n')
+    store = MemoryStorage()
+    loop, _ = make_loop(
+        fake_target, store,
+        metric_relabel_configs=[
+            {"action": "drop", "source_labels": ["__name__"], "regex": "go_.*"},
+            {"action": "labeldrop", "regex": "tmp"},
+        ],
+    )
+    scrape(loop, times=2, clock=loop.clock)
+    assert {lab.name for lab in series(store)} >= {"keep_me"}
+    assert "go_gc" not in {lab.name for lab in series(store)}
+    assert loop._cache['go_gc'] is None  # the drop decision is cached
+    inst = fake_target.address
+    assert value(store, f'scrape_series_added{{job="j",instance="{inst}"}}') == 0.0  # second scrape: cached
+
+
+def test_openmetrics_negotiated_and_gzip(fake_target):
+    fake_target.replies["/metrics"] = Reply(
+        "# TYPE c counter\nc_total 5 1700000000.123\n# EOF\n",
+        content_type="application/openmetrics-text; version=1.0.0; charset=utf-8",
+    )
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store)
+    scrape(loop)
+    inst = fake_target.address
+    ts, vs = series(store, "c_total")[Labels.parse(f'c_total{{job="j",instance="{inst}"}}')]
+    assert ts.tolist() == [1700000000123] and vs.tolist() == [5.0]
+
+
+def test_missing_content_type_needs_fallback(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\n", content_type=None)
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store)
+    scrape(loop)
+    assert "fallback_scrape_protocol" in loop.state.last_error
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store, fallback_scrape_protocol="PrometheusText0.0.4")
+    scrape(loop)
+    assert loop.state.health == "up"
+
+
+def test_basic_auth_and_bearer_token(fake_target):
+    import base64
+
+    fake_target.replies["/metrics"] = Reply("a 1\n")
+    fake_target.auth = "Basic " + base64.b64encode(b"user:pw").decode()
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store, basic_auth={"username": "user", "password": "pw"})
+    scrape(loop)
+    assert loop.state.health == "up"
+    loop, _ = make_loop(fake_target, store, basic_auth={"username": "user", "password": "wrong"})
+    scrape(loop)
+    assert "401" in loop.state.last_error
+    fake_target.auth = "Bearer s3cret"
+    loop, _ = make_loop(fake_target, store, bearer_token="s3cret")
+    scrape(loop)
+    assert loop.state.health == "up"
+
+
+def test_params_and_metrics_path(fake_target):
+    fake_target.replies["/probe"] = Reply("a 1\n")
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store, metrics_path="/probe", params={"module": ["http_2xx"], "target": ["x"]})
+    scrape(loop)
+    assert loop.state.health == "up"
+    assert fake_target.requests[0][0] == "/probe?module=http_2xx&target=x"
+
+
+def test_stale_batch_on_target_removal(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\n")
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store)
+    scrape(loop)
+    batch = loop.stale_batch(loop.clock() + 1)
+    store.append(batch)
+    inst = fake_target.address
+    for name in ("a", "up", "scrape_duration_seconds"):
+        _, vs = series(store, name)[Labels.parse(f'{name}{{job="j",instance="{inst}"}}')]
+        assert is_stale(vs)[-1] and not math.isnan(vs[0])
+
+
+def test_extra_scrape_metrics(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\n")
+    store = MemoryStorage()
+    loop, _ = make_loop(fake_target, store, extra_scrape_metrics=True, sample_limit=100)
+    scrape(loop)
+    inst = fake_target.address
+    assert value(store, f'scrape_sample_limit{{job="j",instance="{inst}"}}') == 100
+    assert value(store, f'scrape_timeout_seconds{{job="j",instance="{inst}"}}') == 10
+    assert value(store, f'scrape_body_size_bytes{{job="j",instance="{inst}"}}') == 4
+
+
+def test_duplicate_series_keep_first(fake_target):
+    fake_target.replies["/metrics"] = Reply('a{x="1"} 1\na{x="1"} 2\n')
+    store = MemoryStorage()
+    loop, tel = make_loop(fake_target, store)
+    scrape(loop)
+    inst = fake_target.address
+    _, vs = series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}",x="1"}}')]
+    assert vs.tolist() == [1.0]
+    assert tel.duplicate_series.labels("j")._value.get() == 1
+    assert np.all(np.isfinite(vs))
