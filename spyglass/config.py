@@ -22,6 +22,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from agent.hostmetrics import HostMetricsConfig
+from collector.receivers.limits import IngestLimits
 from collector.scrape.config import ScrapeConfig
 from spyglass.configtypes import ConfigModel, Duration, GlobalConfig, HTTPClientConfig
 from spyglass.yamlpos import line_of, load_with_positions
@@ -108,6 +110,33 @@ class TSDBConfig(ConfigModel):
     # "batch": write() every batch (survives a process crash) and fsync periodically;
     # "always": also fsync every batch (survives power loss, slower).
     wal_fsync: str = "batch"
+    # Time span of the blocks cut from the head (Prometheus's min block duration).
+    block_duration: Duration = 2 * 3600.0
+    # Largest block compaction may produce; 0 = 10% of retention_time, at most 31d.
+    max_block_duration: Duration = 0.0
+    # Samples more than this far in the future are rejected.
+    max_future_skew: Duration = 600.0
+
+    def tsdb_options(self):
+        """The equivalent ``storage.tsdb.TSDBOptions``."""
+        from storage.labels import LabelLimits
+        from storage.tsdb import TSDBOptions
+
+        return TSDBOptions(
+            retention_ms=int(self.retention_time * 1000),
+            retention_bytes=parse_bytes(self.retention_size),
+            block_duration_ms=int(self.block_duration * 1000),
+            max_block_duration_ms=int(self.max_block_duration * 1000),
+            out_of_order_window_ms=int(self.out_of_order_time_window * 1000),
+            max_future_skew_ms=int(self.max_future_skew * 1000),
+            max_series=self.max_series,
+            label_limits=LabelLimits(
+                max_labels=self.max_labels_per_series,
+                max_name_length=self.max_label_name_length,
+                max_value_length=self.max_label_value_length,
+            ),
+            wal_fsync_every_batch=self.wal_fsync == "always",
+        )
 
     @field_validator("wal_fsync")
     @classmethod
@@ -166,13 +195,13 @@ class AlertingConfig(ConfigModel):
     alertmanagers: list[AlertmanagerEndpointConfig] = Field(default_factory=list)
 
 
-class HostMetricsSection(ConfigModel):
-    """The host-metrics source for the machine Spyglass runs on."""
+class HostMetricsSection(HostMetricsConfig):
+    """The host-metrics source for the machine Spyglass runs on (node-exporter names);
+    the collector options are agent.hostmetrics.HostMetricsConfig's."""
 
     enabled: bool = True
+    # How often to collect.
     interval: Duration = 15.0
-    # Options of the collectors themselves (agent.hostmetrics.HostMetricsConfig).
-    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class SpyglassConfig(ConfigModel):
@@ -187,6 +216,8 @@ class SpyglassConfig(ConfigModel):
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
     server: ServerConfig = Field(default_factory=ServerConfig)
+    # Limits of the remote-write, OTLP and InfluxDB receivers (sizes, concurrency, labels).
+    ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
     query: QueryConfig = Field(default_factory=QueryConfig)
     host_metrics: HostMetricsSection = Field(default_factory=HostMetricsSection)
     # An alertmanager.yml for the built-in notification pipeline (relative to this file).

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 
-_STD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
+_STD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName", "color_message"}
 _LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error", "CRITICAL": "error"}
 
 

@@ -14,6 +14,7 @@ import time
 
 import httpx
 
+from collector.api.jsonfmt import format_value
 from collector.api.params import BadParam, parse_duration_param, parse_time
 
 
@@ -45,8 +46,8 @@ def _promtool_labels(metric: dict[str, str]) -> str:
 
 
 def _ts(t) -> str:
-    # Go's model.Time.String(): seconds with exactly three decimals
-    return f"{float(t):.3f}"
+    # Go's model.Time.String(): FormatFloat(seconds, 'f', -1, 64)
+    return format_value(float(t))
 
 
 def render_promtool(data: dict) -> str:

@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -90,12 +91,15 @@ class Stack:
         self.telemetry = StackTelemetry(registry)
         self.http_telemetry = HTTPTelemetry(registry)
         self.data_dir = os.path.abspath(options.data_dir or config.data_dir)
+        # relative paths in the config (rule files, file_sd) are relative to the config file
+        self.config_dir = os.path.dirname(os.path.abspath(options.config_path)) if options.config_path else os.getcwd()
         self.ready = threading.Event()
         self.stopping: asyncio.Event | None = None  # created inside the event loop
         self.scheduler = BackgroundScheduler(daemon=True)
         self._last_reload = (True, int(time.time() * 1000))
         self._reload_lock = threading.Lock()
-        self.components: list = []  # objects with shutdown(), stopped in reverse order
+        # (name, stop function), called in reverse order of start on shutdown
+        self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self.storage = None
         self.appendable = None
         self.engine = None
@@ -105,7 +109,7 @@ class Stack:
     def open(self) -> None:
         """Open storage and start every component (blocking; done off the event loop)."""
         from storage.promql import Engine, EngineOptions
-        from storage.tsdb import TSDB, TSDBOptions
+        from storage.tsdb import TSDB
 
         os.makedirs(self.data_dir, exist_ok=True)
         c = self.config
@@ -113,12 +117,25 @@ class Stack:
         tc = c.storage.tsdb
         self.storage = TSDB.open(
             os.path.join(self.data_dir, "tsdb"),
-            TSDBOptions.from_config(tc) if hasattr(TSDBOptions, "from_config") else TSDBOptions(),
+            tc.tsdb_options(),
             registry=self.registry,
         )
         log.info("storage opened", extra={"path": self.data_dir, "seconds": round(time.monotonic() - t0, 3)})
-        self.components.append(self.storage)
-        self.appendable = self.storage
+        self._stoppers.append(("tsdb", self.storage.close))
+
+        from collector.scrape.manager import ScrapeManager
+        from storage.fanout import Fanout
+        from storage.remote.storage import RemoteStorage
+
+        self.remote = RemoteStorage(os.path.join(self.data_dir, "remote_write"), registry=self.registry)
+        self.remote.apply_config(c.remote_write, c.global_.external_labels)
+        self._stoppers.append(("remote_write", self.remote.shutdown))
+        self.appendable = Fanout(self.storage, [self.remote], registry=self.registry)
+        self.scrape = ScrapeManager(self.appendable, registry=self.registry, base_dir=self.config_dir)
+        self.scrape.start()
+        self.scrape.apply_config(c.scrape_configs, c.global_)
+        # no stale markers on shutdown, so that series continue across a restart
+        self._stoppers.append(("scrape", lambda: self.scrape.stop(stale_markers=False)))
         self.engine = Engine(
             EngineOptions(
                 lookback_delta_ms=int(c.query.lookback_delta * 1000),
@@ -128,6 +145,9 @@ class Stack:
             )
         )
         self._mount_query_api()
+        self._mount_receivers()
+        if "hostmetrics" in self.options.roles and c.host_metrics.enabled:
+            self._start_host_metrics()
         self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
                                max_instances=1, coalesce=True)
         self.scheduler.start()
@@ -182,12 +202,34 @@ class Stack:
         api = PrometheusAPI(
             storage=self.storage,
             engine=self.engine,
+            targets=lambda params: self.scrape.targets_api(),
             config_yaml=self.config_yaml,
             flags=self.flags(),
             reload_status=lambda: self._last_reload,
             storage_retention=_fmt_retention(self.config),
         )
         self.app.include_router(api.router())
+
+    def _start_host_metrics(self) -> None:
+        from agent.hostmetrics import HostMetrics
+
+        hm = HostMetrics(self.config.host_metrics, registry=self.registry)
+
+        def collect() -> None:
+            try:
+                self.appendable.append(hm.collect())
+            except Exception:
+                log.exception("host metrics collection failed")
+
+        collect()  # a first point at once, so a new user sees their machine immediately
+        self.scheduler.add_job(collect, "interval", seconds=self.config.host_metrics.interval,
+                               id="host-metrics", max_instances=1, coalesce=True)
+
+    def _mount_receivers(self) -> None:
+        from collector.receivers import remote_write
+
+        limits = self.config.ingest_limits
+        self.app.include_router(remote_write.router(self.appendable, limits, self.registry))
 
     def asgi(self):
         """The app with middleware; auth wraps everything but the probes."""
@@ -233,10 +275,9 @@ class Stack:
             return True, ""
 
     def _apply(self, new: SpyglassConfig) -> None:
-        for comp in self.components:
-            apply = getattr(comp, "apply_config", None)
-            if apply is not None:
-                apply(new)
+        """Hand the new configuration to each component; each keeps what did not change."""
+        self.remote.apply_config(new.remote_write, new.global_.external_labels)
+        self.scrape.apply_config(new.scrape_configs, new.global_)
 
     def request_stop(self) -> None:
         if self._loop is not None and self.stopping is not None:
@@ -305,15 +346,12 @@ class Stack:
         """Stop components in reverse order of start; the storage (WAL) closes last."""
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=True)
-        for comp in reversed(self.components):
-            for name in ("shutdown", "close"):
-                fn = getattr(comp, name, None)
-                if fn is not None:
-                    try:
-                        fn()
-                    except Exception:
-                        log.exception("error while stopping", extra={"component": type(comp).__name__})
-                    break
+        while self._stoppers:
+            name, stop = self._stoppers.pop()
+            try:
+                stop()
+            except Exception:
+                log.exception("error while stopping", extra={"component": name})
 
 
 def _fmt_retention(cfg: SpyglassConfig) -> str:

@@ -1,0 +1,132 @@
+"""What recording and alerting rules share: the query function they run, their
+health, and the alerts they hand to the notifier.
+
+The query function is injected (``QueryFunc``), so rules evaluate over the real
+engine in a server and over any stand-in in tests::
+
+    qf = engine_query_func(Engine(EngineOptions()), storage)
+    qf("sum(up)", 1_700_000_000_000)   # -> list[Sample]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from storage.labels import Labels
+
+__all__ = [
+    "QueryFunc",
+    "RuleHealth",
+    "RuleResultError",
+    "NotifierAlert",
+    "NotifyFunc",
+    "engine_query_func",
+    "rfc3339",
+]
+
+
+class RuleResultError(Exception):
+    """A rule's query returned something else than a vector or a scalar."""
+
+
+class RuleHealth(str, enum.Enum):
+    UNKNOWN = "unknown"
+    GOOD = "ok"
+    BAD = "err"
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySample:
+    """One element of a rule query's result (an instant-vector sample)."""
+
+    labels: Labels
+    t: int
+    v: float
+
+
+# (expr, evaluation time in ms) -> instant vector; raises on query errors
+QueryFunc = Callable[[str, int], Sequence]
+
+
+def engine_query_func(engine, queryable) -> QueryFunc:
+    """Prometheus's EngineQueryFunc: a vector as is, a scalar as a one-sample
+    vector without labels, anything else an error."""
+
+    def query(expr: str, t_ms: int):
+        res = engine.instant_query(queryable, expr, int(t_ms))
+        if res.result_type == "vector":
+            return res.value
+        if res.result_type == "scalar":
+            return [QuerySample(Labels.EMPTY, res.value.t, res.value.v)]
+        raise RuleResultError("rule result is not a vector or scalar")
+
+    return query
+
+
+def rfc3339(ms: int | None) -> str:
+    """Go's time.Time JSON (RFC 3339 with nanoseconds, trailing zeros dropped);
+    ``None`` is Go's zero time."""
+    if ms is None:
+        return "0001-01-01T00:00:00Z"
+    sec, msec = divmod(int(ms), 1000)
+    d = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=sec)
+    frac = f".{msec:03d}".rstrip("0").rstrip(".") if msec else ""
+    return d.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierAlert:
+    """An alert as the rule manager sends it to Alertmanager (Prometheus's
+    notifier.Alert): resolved alerts carry their resolution time in ``ends_at_ms``,
+    active ones a ``valid until`` time four intervals ahead."""
+
+    labels: Labels
+    annotations: Labels
+    starts_at_ms: int
+    ends_at_ms: int
+    generator_url: str = ""
+
+    def to_api_v2(self) -> dict:
+        """The Alertmanager API v2 ``postableAlert`` JSON object."""
+        return {
+            "labels": self.labels.to_dict(),
+            "annotations": self.annotations.to_dict(),
+            "startsAt": rfc3339(self.starts_at_ms),
+            "endsAt": rfc3339(self.ends_at_ms),
+            "generatorURL": self.generator_url,
+        }
+
+
+# Receives the alerts that need (re)sending after a rule evaluated; ``expr`` is
+# the rule's expression (for generator URLs). Must not block for long.
+NotifyFunc = Callable[[str, Sequence[NotifierAlert]], None]
+
+
+@dataclass
+class RuleStatus:
+    """Mutable bookkeeping of a rule's last evaluation (guarded by ``lock``)."""
+
+    health: RuleHealth = RuleHealth.UNKNOWN
+    last_error: str = ""
+    eval_duration_s: float = 0.0
+    eval_timestamp_ms: int | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def set_result(self, error: BaseException | str | None) -> None:
+        with self.lock:
+            if error is None:
+                self.health, self.last_error = RuleHealth.GOOD, ""
+            else:
+                self.health, self.last_error = RuleHealth.BAD, str(error)
+
+
+def merge_labels(*maps: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Later maps override earlier ones (Prometheus's FromMaps)."""
+    out: dict[str, str] = {}
+    for m in maps:
+        out.update(m.items() if isinstance(m, Mapping) else m)
+    return out

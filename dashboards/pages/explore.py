@@ -1,0 +1,208 @@
+"""``/explore``: a PromQL editor with completion, range or instant, graph and table,
+and a query inspector (timings, series and sample counts).
+
+The one large graph here switches to WebGL when it holds many series; dashboards
+stay on SVG."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from dash import ALL, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboards.client import APIError, QueryResult
+from dashboards.components import label_chips, notice, time_picker, zoom_out, zoom_range
+from dashboards.context import AppContext
+from dashboards.grafana.frames import legend_name, series_frame
+from dashboards.grafana.model import Panel, PanelOptions, LegendOptions, Target
+from dashboards.grafana.timerange import TimeRange, TimeRangeError, calculate_interval
+from dashboards.grafana.units import format_value
+from dashboards.panels.common import PanelContext
+from dashboards.panels.timeseries import figure, legend_component
+from dashboards.grafana.frames import plot_series
+from dashboards.promql_complete import Completion, apply, complete
+from dashboards.urlstate import first
+
+P = "ex"
+GRAPH_HEIGHT = 420
+WEBGL_SERIES = 100
+MAX_TABLE_ROWS = 500
+
+
+def _completion(ctx: AppContext, text: str) -> Completion:
+    tr_end = ctx.clock_ms() / 1000
+    start = tr_end - 3600
+
+    def metrics() -> list[str]:
+        return ctx.cache.get(("explore", "metrics"), lambda: ctx.api.label_values("__name__"))
+
+    def labels(metric: str) -> list[str]:
+        return ctx.cache.get(("explore", "labels", metric),
+                             lambda: ctx.api.labels(metric or None, start, tr_end))
+
+    def values(label: str, metric: str) -> list[str]:
+        return ctx.cache.get(("explore", "values", label, metric),
+                             lambda: ctx.api.label_values(label, metric or None, start, tr_end))
+
+    try:
+        return complete(text or "", None, metrics=metrics, labels=labels, values=values)
+    except APIError:
+        return Completion("none", (), len(text or ""), len(text or ""))
+
+
+def run_query(ctx: AppContext, expr: str, mode: str, tr: TimeRange, width_px: int,
+              ) -> tuple[QueryResult | None, str, float, float]:
+    """(result, error, step seconds, elapsed seconds)."""
+    step = calculate_interval(tr.span_ms, max(width_px, 100), ctx.scrape_interval_ms) / 1000
+    t0 = time.perf_counter()
+    try:
+        if mode == "instant":
+            res = ctx.api.query(expr, tr.to_ms / 1000)
+        else:
+            res = ctx.api.query_range(expr, tr.from_ms / 1000, tr.to_ms / 1000, step)
+    except APIError as e:
+        return None, e.message, step, time.perf_counter() - t0
+    return res, "", step, time.perf_counter() - t0
+
+
+def result_views(ctx: AppContext, expr: str, mode: str, tr: TimeRange, res: QueryResult | None,
+                 error: str, step: float, elapsed: float) -> tuple[Any, Any, Any, Any]:
+    """(figure or None, message/legend under the graph, table, inspector) for an answer."""
+    inspector = html.Div([
+        html.Span(f"{mode} query", className="kv"),
+        html.Span(f"step {step:g}s" if mode != "instant" else "", className="kv"),
+        html.Span(f"{elapsed * 1000:.0f} ms round trip", className="kv"),
+        html.Span(f"{len(res.series) if res else 0} series", className="kv", id="ex-series-count"),
+        html.Span(f"{res.samples if res else 0} samples", className="kv"),
+        html.Span(f"result type {res.result_type}" if res else "", className="kv"),
+    ] + [notice(w, "warn") for w in (res.warnings if res else ())], className="inspector")
+    if error:
+        return None, notice(error, "error query-error"), None, inspector
+    if res is None or not res.series:
+        return None, html.Div("No data", className="muted"), None, inspector
+    fig: Any = None
+    legend: Any = None
+    if res.result_type == "matrix":
+        frames = [series_frame(s.labels, s.timestamps, s.values, legend_name("", s.labels, expr), "A")
+                  for s in res.series]
+        panel = Panel(id=0, type="timeseries", targets=(Target("A", expr),),
+                      options=PanelOptions(legend=LegendOptions(show=len(frames) <= 20)))
+        pctx = PanelContext("explore", panel, tr, 1200, GRAPH_HEIGHT, {}, ctx.prefix,
+                            graph_id_type="ex-graph")
+        webgl = len(frames) > WEBGL_SERIES
+        fig, legend_rows = figure(pctx, plot_series(frames), GRAPH_HEIGHT, webgl=webgl)
+        legend = legend_component(pctx, legend_rows)
+    rows = []
+    for s in res.series[:MAX_TABLE_ROWS]:
+        name = s.labels.get("__name__", "")
+        v = float(s.values[-1]) if len(s.values) else float("nan")
+        rows.append(html.Tr([html.Td([html.Span(name, className="metric-name"),
+                                      label_chips(s.labels, skip=("__name__",))]),
+                             html.Td(format_value(v), className="num")]))
+    more = [html.Div(f"Showing {MAX_TABLE_ROWS} of {len(res.series)} series", className="muted")] \
+        if len(res.series) > MAX_TABLE_ROWS else []
+    table = html.Div(more + [html.Table([html.Thead(html.Tr([html.Th("Series"), html.Th("Value")])),
+                                         html.Tbody(rows)], className="data-table")])
+    return fig, legend, table, inspector
+
+
+def layout(ctx: AppContext, q: Mapping[str, list[str]]) -> Any:
+    expr = first(q, "query")
+    mode = first(q, "mode", "range")
+    raw_from, raw_to = first(q, "from", "now-1h"), first(q, "to", "now")
+    return html.Div([
+        dcc.Location(id="ex-url", refresh=False),
+        dcc.Store(id="ex-completion"),
+        html.Div([html.H1("Explore"), time_picker(P, raw_from, raw_to, with_refresh=False)],
+                 className="page-head"),
+        html.Div([
+            dcc.Textarea(id="ex-query", value=expr, className="promql",
+                         placeholder='Enter a PromQL query, e.g. rate(node_cpu_seconds_total[5m])',
+                         spellCheck=False),
+            html.Div(id="ex-suggest", className="suggest"),
+            html.Div([
+                dcc.RadioItems(id="ex-mode", options=[{"label": " Range", "value": "range"},
+                                                      {"label": " Instant", "value": "instant"}],
+                               value=mode, inline=True, className="mode"),
+                html.Button("Run query", id="ex-run", n_clicks=1 if expr else 0,
+                            className="btn primary"),
+            ], className="ex-actions"),
+        ], className="editor"),
+        html.Div(id="ex-inspect"),
+        html.Div(dcc.Graph(id="ex-graph", figure={"data": [], "layout": {}},
+                           config={"displayModeBar": False, "responsive": True},
+                           style={"height": f"{GRAPH_HEIGHT}px"}),
+                 id="ex-graph-box", style={"display": "none"}, className="ex-graph-wrap"),
+        html.Div(id="ex-under-graph"),
+        html.Div(id="ex-table-box"),
+    ], className="page-pad explore")
+
+
+def register(app: Any, ctx: AppContext) -> None:
+    @app.callback(Output("ex-suggest", "children"), Output("ex-completion", "data"),
+                  Input("ex-query", "value"), prevent_initial_call=True)
+    def _suggest(text):
+        c = _completion(ctx, text or "")
+        if not c.items:
+            return [], None
+        buttons = [html.Button(item, id={"type": "ex-sugg", "index": i}, n_clicks=0,
+                               className=f"sugg sugg-{c.kind}")
+                   for i, item in enumerate(c.items)]
+        return buttons, {"items": list(c.items), "start": c.start, "end": c.end, "kind": c.kind}
+
+    @app.callback(Output("ex-query", "value"), Input({"type": "ex-sugg", "index": ALL}, "n_clicks"),
+                  State("ex-query", "value"), State("ex-completion", "data"),
+                  prevent_initial_call=True)
+    def _pick(clicks, text, comp):
+        trig = dash_ctx.triggered_id
+        if not comp or not isinstance(trig, dict) or not any(clicks or []):
+            raise PreventUpdate
+        c = Completion(comp["kind"], tuple(comp["items"]), comp["start"], comp["end"])
+        item = c.items[trig["index"]]
+        if c.kind == "label":
+            item += '="'
+        elif c.kind == "value":
+            item += '"'
+        return apply(text or "", c, item)
+
+    @app.callback(
+        Output("ex-graph", "figure"), Output("ex-graph-box", "style"),
+        Output("ex-under-graph", "children"), Output("ex-table-box", "children"),
+        Output("ex-inspect", "children"), Output("ex-url", "search"),
+        Output("ex-from", "value"), Output("ex-to", "value"),
+        Input("ex-run", "n_clicks"), Input("ex-mode", "value"), Input("ex-range", "value"),
+        Input("ex-apply", "n_clicks"), Input("ex-zoomout", "n_clicks"),
+        Input("ex-graph", "relayoutData"),
+        State("ex-query", "value"), State("ex-from", "value"), State("ex-to", "value"),
+        State("viewport", "data"),
+    )
+    def _run(n_run, mode, range_value, _a, _z, relayout, expr, raw_from, raw_to, viewport):
+        trig = dash_ctx.triggered_id
+        if not expr or not expr.strip() or (trig is None and not n_run):
+            raise PreventUpdate
+        if trig == "ex-range" and range_value:
+            raw_from, raw_to = range_value, "now"
+        elif trig == "ex-graph":
+            z = zoom_range(relayout)
+            if not z:
+                raise PreventUpdate
+            raw_from, raw_to = z
+        try:
+            tr = TimeRange.parse(raw_from or "now-1h", raw_to or "now", now_ms=ctx.clock_ms())
+            if trig == "ex-zoomout":
+                raw_from, raw_to = zoom_out(tr, ctx.clock_ms())
+                tr = TimeRange.parse(raw_from, raw_to, now_ms=ctx.clock_ms())
+        except TimeRangeError as e:
+            return (no_update, {"display": "none"}, notice(str(e), "error"), None, None, no_update,
+                    no_update, no_update)
+        width = max(((viewport or {}).get("width") or 1400) - 64, 200)
+        res, err, step, elapsed = run_query(ctx, expr, mode or "range", tr, width)
+        fig, under, table, insp = result_views(ctx, expr, mode or "range", tr, res, err, step, elapsed)
+        import urllib.parse
+        search = "?" + urllib.parse.urlencode({"query": expr, "mode": mode or "range",
+                                               "from": raw_from, "to": raw_to})
+        shown = {"display": "block"} if fig is not None else {"display": "none"}
+        return (fig if fig is not None else no_update, shown, under, table, insp, search,
+                raw_from, raw_to)

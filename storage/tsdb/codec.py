@@ -1,0 +1,251 @@
+"""Column compression and compressed-sparse-row helpers shared by the WAL, the
+head and blocks.
+
+Columns are compressed with pcodec (see FORMAT.md for the measurements behind
+the choice); an empty column is stored as zero bytes because pcodec cannot
+describe an empty array's type. The CSR helpers turn "rows of varying length"
+operations into single numpy calls, so no code path loops over samples.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+from pcodec import ChunkConfig
+from pcodec import standalone as _pco
+
+from storage.interface import StorageError
+
+_CONFIG = ChunkConfig()
+
+
+class CorruptChunkError(StorageError):
+    """Compressed data failed its checksum or could not be decoded."""
+
+
+def encode(column: np.ndarray) -> bytes:
+    """Compress a 1-D int64 or float64 column (any length)."""
+    if len(column) == 0:
+        return b""
+    return _pco.simple_compress(np.ascontiguousarray(column), _CONFIG)
+
+
+def decode(data: bytes, dtype: type, n: int) -> np.ndarray:
+    """Decompress ``n`` values of ``dtype`` written by :func:`encode`."""
+    if n == 0:
+        return np.empty(0, dtype)
+    out = np.empty(n, dtype)
+    decode_into(data, out)
+    return out
+
+
+def decode_into(data: bytes, out: np.ndarray) -> None:
+    """Decompress into a preallocated contiguous slice; its length must match."""
+    if len(out) == 0:
+        return
+    try:
+        progress = _pco.simple_decompress_into(bytes(data), out)
+    except (RuntimeError, TypeError) as e:
+        raise CorruptChunkError(f"cannot decode chunk: {e}") from None
+    if progress.n_processed != len(out) or not progress.finished:
+        raise CorruptChunkError(
+            f"chunk holds {progress.n_processed} values, expected {len(out)}"
+        )
+
+
+def crc32(data) -> int:
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+# --- value groups --------------------------------------------------------------
+#
+# Values of many series are compressed together, but series differ: a byte
+# counter is integral, a CPU counter has two decimals, a duration is a full
+# float. Each row (series) gets a class: k = 0..MAX_DECIMALS when all its
+# values are exactly v = n / 10**k for integers n (bit for bit), else RAW.
+# Decimal rows become integers, delta-encoded per row, so pcodec sees small
+# numbers; RAW rows go to pcodec as floats. Measured in FORMAT.md.
+
+MAX_DECIMALS = 4
+RAW = -1
+_PLAIN, _CLASSED = 0, 1
+_EXACT_LIMIT = float(2**53)
+
+
+def value_classes(counts: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """Class of each CSR row (see above)."""
+    starts = offsets_from_counts(counts)[:-1]
+    cls = np.full(len(counts), RAW, np.int8)
+    finite = np.isfinite(vals)
+    todo = np.logical_and.reduceat(finite, starts) if len(vals) else np.zeros(0, bool)
+    for k in range(MAX_DECIMALS + 1):
+        if not todo.any():
+            break
+        scale = 10.0**k
+        with np.errstate(invalid="ignore", over="ignore"):
+            n = np.round(vals * scale)
+            small = finite & (np.abs(n) < _EXACT_LIMIT)
+            # through int64 and back, exactly as decoding does (this drops -0.0)
+            back = np.where(small, n, 0.0).astype(np.int64).astype(np.float64) / scale
+            ok = small & (back.view(np.uint64) == vals.view(np.uint64))
+        row_ok = np.logical_and.reduceat(ok, starts) & todo
+        cls[row_ok] = k
+        todo &= ~row_ok
+    return cls
+
+
+def encode_values(counts: np.ndarray, vals: np.ndarray) -> bytes:
+    """Compress the values of consecutive rows (a value group)."""
+    counts = np.asarray(counts, np.int64)
+    if len(vals) == 0:
+        return bytes((_PLAIN,))
+    cls = value_classes(counts, vals)
+    if (cls == RAW).all():
+        return bytes((_PLAIN,)) + encode(vals)
+    offs = offsets_from_counts(counts)
+    out = [bytes((_CLASSED,)), np.uint32(len(counts)).tobytes(), cls.tobytes()]
+    for c in np.unique(cls).tolist():
+        rows = np.flatnonzero(cls == c)
+        idx = ranges_index(offs[rows], counts[rows])
+        v = vals[idx]
+        if c == RAW:
+            blob = encode(v)
+        else:
+            n = np.round(v * 10.0**c).astype(np.int64)
+            d = np.diff(n, prepend=np.int64(0))
+            firsts = offsets_from_counts(counts[rows])[:-1]
+            d[firsts] = n[firsts]  # each row starts from its own value
+            blob = encode(d)
+        out.append(np.uint32(len(blob)).tobytes())
+        out.append(blob)
+    return b"".join(out)
+
+
+def decode_values(data: bytes, counts: np.ndarray, out: np.ndarray) -> None:
+    """Decompress a value group into ``out`` (its rows have ``counts``)."""
+    if len(out) == 0:
+        return
+    data = bytes(data)
+    if not data:
+        raise CorruptChunkError("empty value group")
+    if data[0] == _PLAIN:
+        decode_into(data[1:], out)
+        return
+    if data[0] != _CLASSED:
+        raise CorruptChunkError(f"unknown value group encoding {data[0]}")
+    counts = np.asarray(counts, np.int64)
+    n_rows = int(np.frombuffer(data, np.uint32, 1, 1)[0])
+    if n_rows != len(counts):
+        raise CorruptChunkError("value group row count mismatch")
+    cls = np.frombuffer(data, np.int8, n_rows, 5)
+    pos = 5 + n_rows
+    offs = offsets_from_counts(counts)
+    for c in np.unique(cls).tolist():
+        if pos + 4 > len(data):
+            raise CorruptChunkError("value group is truncated")
+        size = int(np.frombuffer(data, np.uint32, 1, pos)[0])
+        blob = data[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+        rows = np.flatnonzero(cls == c)
+        rc = counts[rows]
+        idx = ranges_index(offs[rows], rc)
+        if c == RAW:
+            out[idx] = decode(blob, np.float64, len(idx))
+            continue
+        d = decode(blob, np.int64, len(idx))
+        with np.errstate(over="ignore"):
+            cs = np.cumsum(d)  # wraps on overflow; the per-row difference stays exact
+            before = np.zeros(len(rows), np.int64)
+            ends = np.cumsum(rc)
+            before[1:] = cs[ends[:-1] - 1]
+            cs -= np.repeat(before, rc)
+        out[idx] = cs.astype(np.float64) / 10.0**c
+
+
+# --- CSR helpers -------------------------------------------------------------
+
+
+def offsets_from_counts(counts: np.ndarray) -> np.ndarray:
+    """``[0, c0, c0+c1, ...]`` as int64."""
+    out = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def ranges_index(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s+c)`` for each (s, c), in one vectorized pass."""
+    counts = np.asarray(counts, np.int64)
+    starts = np.asarray(starts, np.int64)
+    keep = counts > 0
+    if not keep.all():
+        counts, starts = counts[keep], starts[keep]
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    idx = np.ones(total, np.int64)
+    ends = np.cumsum(counts)
+    idx[0] = starts[0]
+    # at each new range, jump from the previous range's last index to the new start
+    idx[ends[:-1]] = starts[1:] - (starts[:-1] + counts[:-1]) + 1
+    np.cumsum(idx, out=idx)
+    return idx
+
+
+def row_ids(counts: np.ndarray) -> np.ndarray:
+    """For CSR rows with these counts, the row number of every element."""
+    return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+
+
+def clip_rows(
+    counts: np.ndarray, ts: np.ndarray, vals: np.ndarray, mint: int, maxt: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep only samples with ``mint <= t <= maxt``, per CSR row."""
+    if len(ts) == 0 or (ts.min() >= mint and ts.max() <= maxt):
+        return counts, ts, vals
+    keep = (ts >= mint) & (ts <= maxt)
+    rid = row_ids(counts)
+    new_counts = np.bincount(rid[keep], minlength=len(counts)).astype(np.int64)
+    return new_counts, ts[keep], vals[keep]
+
+
+def sort_dedup_rows(
+    counts: np.ndarray, ts: np.ndarray, vals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Make every CSR row strictly increasing in time. Rows already in order
+    are left alone; in the others the first-listed sample of a timestamp wins
+    (callers list older sources first)."""
+    if len(ts) < 2:
+        return counts, ts, vals
+    offs = offsets_from_counts(counts)
+    bad_pos = np.flatnonzero(ts[1:] <= ts[:-1]) + 1
+    if len(bad_pos) == 0:
+        return counts, ts, vals
+    # a violation at position p belongs to a row only when p is not that row's start
+    rows_of_bad = np.searchsorted(offs, bad_pos, side="right") - 1
+    real = bad_pos != offs[rows_of_bad]
+    if not real.any():
+        return counts, ts, vals
+    bad_rows = np.unique(rows_of_bad[real])
+    # sort only the offending rows: by row, time, then listing order
+    bad_idx = ranges_index(offs[bad_rows], counts[bad_rows])
+    sub_rid = np.repeat(bad_rows, counts[bad_rows])
+    order = np.lexsort((bad_idx, ts[bad_idx], sub_rid))
+    s_idx, s_rid = bad_idx[order], sub_rid[order]
+    s_ts = ts[s_idx]
+    keep = np.ones(len(s_idx), bool)
+    keep[1:] = (s_ts[1:] != s_ts[:-1]) | (s_rid[1:] != s_rid[:-1])
+    s_idx, s_rid = s_idx[keep], s_rid[keep]
+    new_counts = np.asarray(counts, np.int64).copy()
+    new_counts[bad_rows] = np.bincount(s_rid, minlength=len(counts))[bad_rows]
+    # source index of every output element: good rows as they were, bad rows re-sorted
+    new_offs = offsets_from_counts(new_counts)
+    src = np.empty(int(new_offs[-1]), np.int64)
+    good = np.ones(len(counts), bool)
+    good[bad_rows] = False
+    good_rows = np.flatnonzero(good)
+    src[ranges_index(new_offs[good_rows], new_counts[good_rows])] = ranges_index(
+        offs[good_rows], new_counts[good_rows]
+    )
+    src[ranges_index(new_offs[bad_rows], new_counts[bad_rows])] = s_idx
+    return new_counts, ts[src], vals[src]

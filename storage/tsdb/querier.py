@@ -1,0 +1,135 @@
+"""Reading the TSDB: a querier over ``[mint, maxt]`` that merges blocks and the head.
+
+``select`` works in three passes so that no per-sample Python runs: find the
+matching series of every source (postings), sort their label sets once into
+the output order, then decode each source's samples and lay them into one
+CSR ``SeriesSet`` (``merge.assemble``)::
+
+    q = db.querier(start_ms, end_ms)
+    ss = q.select([Matcher("=", "__name__", "up")])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from storage.interface import QueryLimitError, SelectHints, SeriesSet
+from storage.labels import Labels, Matcher
+from storage.tsdb.block import Block
+from storage.tsdb.codec import offsets_from_counts
+from storage.tsdb.head import Head, HeadSnapshot
+from storage.tsdb.merge import assemble
+from storage.tsdb.postings import select_postings
+
+
+class TSDBQuerier:
+    """A ``storage.interface.Querier`` over the blocks and head of one TSDB."""
+
+    def __init__(self, blocks: Sequence[Block], head: Head, mint: int, maxt: int):
+        self.mint, self.maxt = mint, maxt
+        self._blocks = sorted(
+            (b for b in blocks if b.overlaps(mint, maxt)), key=lambda b: (b.min_time, b.ulid)
+        )
+        self._head = head
+
+    def _sources(self, matchers: Sequence[Matcher]):
+        """Per source: (block or head snapshot, rows/sids, labels)."""
+        out: list[tuple[Block | HeadSnapshot, np.ndarray, list[Labels]]] = []
+        for b in self._blocks:
+            rows = select_postings(b.index, matchers) if matchers else b.index.all_postings()
+            if len(rows):
+                rows = b.table.overlapping(rows, self.mint, self.maxt)
+            if len(rows):
+                out.append((b, rows, b.index.labels_for(rows)))
+        snap = self._head.snapshot(matchers, self.mint, self.maxt)
+        if len(snap.sids):
+            out.append((snap, snap.sids, snap.labels))
+        return out
+
+    def select(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> SeriesSet:
+        hints = hints or SelectHints()
+        sources = self._sources(matchers)
+        if not sources:
+            return SeriesSet.empty()
+        if len(sources) == 1 and isinstance(sources[0][0], Block):
+            out_labels = sources[0][2]  # block rows are in label order
+            out_of = [np.arange(len(out_labels), dtype=np.int64)]
+        elif len(sources) == 1:
+            snap = sources[0][0]
+            order = snap.label_order
+            out_labels = [snap.labels[i] for i in order.tolist()]
+            inverse = np.empty(len(order), np.int64)
+            inverse[order] = np.arange(len(order))
+            out_of = [inverse]
+        else:
+            union: dict[Labels, None] = {}
+            for _, _, lbls in sources:
+                union.update(dict.fromkeys(lbls))
+            out_labels = sorted(union)
+            pos = {lbl: i for i, lbl in enumerate(out_labels)}
+            out_of = [np.fromiter(map(pos.__getitem__, lbls), np.int64, len(lbls)) for _, _, lbls in sources]
+        n = len(out_labels)
+        if hints.series_only:
+            return SeriesSet(list(out_labels), np.zeros(n + 1, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
+        pieces = []
+        loaded = 0
+        for (src, rows, _), out in zip(sources, out_of):
+            if isinstance(src, Block):
+                counts, ts, vals = src.table.read(rows, self.mint, self.maxt)
+            else:
+                counts, ts, vals = src.read(self.mint, self.maxt)
+            loaded += len(ts)
+            if hints.max_samples and loaded > hints.max_samples:
+                raise QueryLimitError(
+                    f"query processing would load too many samples into memory "
+                    f"(more than max_samples={hints.max_samples})"
+                )
+            pieces.append((out, counts, ts, vals))
+        counts, ts, vals = assemble(n, pieces)
+        if hints.max_samples and len(ts) > hints.max_samples:
+            raise QueryLimitError(
+                f"query processing would load too many samples into memory "
+                f"(more than max_samples={hints.max_samples})"
+            )
+        has = counts > 0
+        if not has.all():
+            out_labels = [lbl for lbl, h in zip(out_labels, has.tolist()) if h]
+            counts = counts[has]
+        return SeriesSet(list(out_labels), offsets_from_counts(counts), ts, vals)
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        if matchers:
+            names: set[str] = set()
+            for lbls in self._matching_labels(matchers):
+                names.update(lbls.names())
+            return sorted(names)
+        names = set()
+        for b in self._blocks:
+            names.update(b.index.names)
+        if self._head_overlaps():
+            names.update(self._head.label_names())
+        return sorted(names)
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        if matchers:
+            values = {lbls.get(name) for lbls in self._matching_labels(matchers)}
+            values.discard("")
+            return sorted(values)
+        values: set[str] = set()
+        for b in self._blocks:
+            values.update(b.index.label_values(name))
+        if self._head_overlaps():
+            values.update(self._head.label_values(name))
+        return sorted(values)
+
+    def _matching_labels(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return [lbls for _, _, src_labels in self._sources(matchers) for lbls in src_labels]
+
+    def _head_overlaps(self) -> bool:
+        h = self._head
+        return h.num_series > 0 and h.mint <= self.maxt and h.maxt >= self.mint
+
+    def close(self) -> None:
+        self._blocks = []

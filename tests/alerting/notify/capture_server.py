@@ -1,0 +1,77 @@
+"""A real HTTP server on a free port that stands in for a chat platform: it
+records every request and answers with scripted responses."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from tests.util import free_port
+
+
+class Recorded:
+    def __init__(self, method, path, query, headers, body):
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class CaptureServer:
+    """``responses[path]`` is a list of (status, body) used in turn; the last one repeats."""
+
+    def __init__(self):
+        self.requests: list[Recorded] = []
+        self.responses: dict[str, list[tuple[int, str]]] = {}
+        self.delay: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                u = urlsplit(self.path)
+                ev = outer.delay.get(u.path)
+                if ev is not None:
+                    ev.wait(10)
+                with outer._lock:
+                    outer.requests.append(Recorded("POST", u.path, parse_qs(u.query), dict(self.headers), body))
+                    script = outer.responses.get(u.path) or [(200, "ok")]
+                    status, text = script.pop(0) if len(script) > 1 else script[0]
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if text.startswith("{") else "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        for ev in self.delay.values():
+            ev.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def at(self, path: str) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
