@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agent.hostmetrics import HostMetricsConfig
 from collector.receivers.limits import IngestLimits
+from collector.receivers.otlp import OTLPOptions
 from collector.scrape.config import ScrapeConfig
 from spyglass.configtypes import ConfigModel, Duration, GlobalConfig, HTTPClientConfig
 from spyglass.yamlpos import line_of, load_with_positions
@@ -218,6 +219,8 @@ class SpyglassConfig(ConfigModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     # Limits of the remote-write, OTLP and InfluxDB receivers (sizes, concurrency, labels).
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
+    # How OTLP metrics become Prometheus series (Prometheus 3 also calls this section `otlp`).
+    otlp: OTLPOptions = Field(default_factory=OTLPOptions)
     query: QueryConfig = Field(default_factory=QueryConfig)
     host_metrics: HostMetricsSection = Field(default_factory=HostMetricsSection)
     # An alertmanager.yml for the built-in notification pipeline (relative to this file).

@@ -37,7 +37,11 @@ def parse_duration_ms(text: str | int | float) -> int:
     if isinstance(text, (int, float)):
         # YAML numbers are seconds, as Prometheus's model.Duration accepts for 0 only;
         # we accept any number of seconds, which is what people mean.
+        if text != text or text in (float("inf"), float("-inf")) or text < 0:
+            raise ValueError(f"not a valid duration: {text!r}")
         return int(round(float(text) * 1000))
+    if not isinstance(text, str):
+        raise ValueError(f"not a valid duration string: {text!r}")
     s = text.strip()
     if s == "0":
         return 0

@@ -194,6 +194,9 @@ class Stack:
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         app.state.stack = self
+        # the OTLP/HTTP listener (:4318) serves /v1/metrics and the probes
+        self.otlp_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        self.otlp_app.add_api_route("/-/healthy", healthy, methods=["GET", "HEAD"], response_class=PlainTextResponse)
         return app
 
     def _mount_query_api(self) -> None:
@@ -226,15 +229,33 @@ class Stack:
                                id="host-metrics", max_instances=1, coalesce=True)
 
     def _mount_receivers(self) -> None:
-        from collector.receivers import remote_write
+        from collector.receivers import influx, otlp, remote_write
 
-        limits = self.config.ingest_limits
+        c = self.config
+        limits = c.ingest_limits
         self.app.include_router(remote_write.router(self.appendable, limits, self.registry))
+        self.app.include_router(influx.router(self.appendable, limits, self.registry))
+        # one OTLP receiver for every OTLP listener: it holds the delta → cumulative state
+        rx = otlp.OTLPReceiver(self.appendable, limits, self.registry, options=c.otlp)
+        self.app.include_router(rx.http_router(prefix="/api/v1/otlp"))
+        self.otlp_app.include_router(rx.http_router(prefix=""))
+        grpc_addr = parse_listen_address(self.options.otlp_grpc or c.server.otlp_grpc, 4317)
+        if grpc_addr:
+            creds = None
+            if c.server.tls:
+                import grpc
 
-    def asgi(self):
-        """The app with middleware; auth wraps everything but the probes."""
+                with open(c.server.tls.cert_file, "rb") as f1, open(c.server.tls.key_file, "rb") as f2:
+                    creds = grpc.ssl_server_credentials([(f2.read(), f1.read())])
+            g = rx.grpc_server(server_credentials=creds)
+            g.start(f"{grpc_addr[0]}:{grpc_addr[1]}")
+            self._stoppers.append(("otlp-grpc", lambda: g.shutdown(grace=5)))
+            log.info("listening", extra={"otlp_grpc": f"{grpc_addr[0]}:{grpc_addr[1]}"})
+
+    def asgi(self, app: FastAPI | None = None):
+        """An app with middleware; auth wraps everything but the probes."""
         auth = self.config.server.auth
-        inner = RequestMetricsMiddleware(self.app, self.http_telemetry)
+        inner = RequestMetricsMiddleware(app or self.app, self.http_telemetry)
         return AuthMiddleware(inner, auth.basic_auth_users, auth.bearer_tokens)
 
     # --- running ----------------------------------------------------------------
@@ -299,6 +320,9 @@ class Stack:
         http_addr = parse_listen_address(self.options.http or self.config.server.http, 9700)
         if http_addr:
             servers.append(self._uvicorn(self.asgi(), http_addr))
+        otlp_http_addr = parse_listen_address(self.options.otlp_http or self.config.server.otlp_http, 4318)
+        if otlp_http_addr and "collector" in self.options.roles:
+            servers.append(self._uvicorn(self.asgi(self.otlp_app), otlp_http_addr))
         tasks = [asyncio.create_task(s.serve()) for s in servers]
         # storage replay can take a while: serve /-/healthy and a 503 /-/ready meanwhile
         try:

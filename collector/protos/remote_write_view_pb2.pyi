@@ -21,10 +21,10 @@ class SeriesV1(_message.Message):
     EXEMPLARS_FIELD_NUMBER: _ClassVar[int]
     HISTOGRAMS_FIELD_NUMBER: _ClassVar[int]
     labels: LabelsBlob
-    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    samples: _containers.RepeatedScalarFieldContainer[bytes]
     exemplars: _containers.RepeatedScalarFieldContainer[bytes]
     histograms: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, labels: _Optional[_Union[LabelsBlob, _Mapping]] = ..., samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    def __init__(self, labels: _Optional[_Union[LabelsBlob, _Mapping]] = ..., samples: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LabelsBlob(_message.Message):
     __slots__ = ()
@@ -55,12 +55,12 @@ class SeriesV2(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CREATED_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     labels_refs: _containers.RepeatedScalarFieldContainer[int]
-    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    samples: _containers.RepeatedScalarFieldContainer[bytes]
     histograms: _containers.RepeatedScalarFieldContainer[bytes]
     exemplars: _containers.RepeatedScalarFieldContainer[bytes]
     metadata: MetadataV2
     created_timestamp: int
-    def __init__(self, labels_refs: _Optional[_Iterable[int]] = ..., samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ..., histograms: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., metadata: _Optional[_Union[MetadataV2, _Mapping]] = ..., created_timestamp: _Optional[int] = ...) -> None: ...
+    def __init__(self, labels_refs: _Optional[_Iterable[int]] = ..., samples: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., metadata: _Optional[_Union[MetadataV2, _Mapping]] = ..., created_timestamp: _Optional[int] = ...) -> None: ...
 
 class MetadataV2(_message.Message):
     __slots__ = ("type", "help_ref", "unit_ref")
@@ -87,10 +87,10 @@ class ProbeSeriesV1(_message.Message):
     EXEMPLARS_FIELD_NUMBER: _ClassVar[int]
     HISTOGRAMS_FIELD_NUMBER: _ClassVar[int]
     labels: bytes
-    samples: bytes
+    samples: _containers.RepeatedScalarFieldContainer[bytes]
     exemplars: _containers.RepeatedScalarFieldContainer[bytes]
     histograms: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, labels: _Optional[bytes] = ..., samples: _Optional[bytes] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    def __init__(self, labels: _Optional[bytes] = ..., samples: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ProbeV2(_message.Message):
     __slots__ = ("symbols", "timeseries")
@@ -108,8 +108,8 @@ class ProbeSeriesV2(_message.Message):
     EXEMPLARS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     labels_refs: bytes
-    samples: bytes
+    samples: _containers.RepeatedScalarFieldContainer[bytes]
     histograms: _containers.RepeatedScalarFieldContainer[bytes]
     exemplars: _containers.RepeatedScalarFieldContainer[bytes]
     metadata: bytes
-    def __init__(self, labels_refs: _Optional[bytes] = ..., samples: _Optional[bytes] = ..., histograms: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., metadata: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, labels_refs: _Optional[bytes] = ..., samples: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., metadata: _Optional[bytes] = ...) -> None: ...

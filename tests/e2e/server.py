@@ -20,6 +20,10 @@ class SpyglassProcess:
     command: str = "up"
     extra_args: list[str] = field(default_factory=list)
     port: int = 0
+    # give the OTLP listeners free ports instead of turning them off
+    otlp: bool = False
+    otlp_grpc_port: int = 0
+    otlp_http_port: int = 0
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -30,8 +34,15 @@ class SpyglassProcess:
     def start(self, wait_ready: bool = True, timeout: float = 60.0) -> SpyglassProcess:
         self.port = self.port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.otlp:
+            self.otlp_grpc_port = self.otlp_grpc_port or free_port()
+            self.otlp_http_port = self.otlp_http_port or free_port()
+            otlp_args = ["--otlp-grpc", f"127.0.0.1:{self.otlp_grpc_port}",
+                         "--otlp-http", f"127.0.0.1:{self.otlp_http_port}"]
+        else:
+            otlp_args = ["--otlp-grpc", "off", "--otlp-http", "off"]
         args = [sys.executable, "-m", "spyglass.cli", self.command, "--data-dir", str(self.data_dir),
-                "--http", f"127.0.0.1:{self.port}", "--otlp-grpc", "off", "--otlp-http", "off"]
+                "--http", f"127.0.0.1:{self.port}", *otlp_args]
         if self.config_text is not None:
             cfg = self.data_dir.parent / f"{self.data_dir.name}-config.yml"
             cfg.write_text(self.config_text)

@@ -97,3 +97,9 @@ def test_secrets_are_redacted_in_dumps():
     dumped = str(cfg.model_dump(mode="json"))
     assert "hunter2" not in dumped and "<secret>" in dumped
     assert "hunter2" not in repr(cfg)
+
+
+@pytest.mark.parametrize("bad", [[], {}, None, True, float("nan"), -1])
+def test_non_string_durations_are_value_errors(bad):
+    with pytest.raises(ValueError):
+        parse_duration_ms(bad)

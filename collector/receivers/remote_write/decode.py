@@ -3,9 +3,10 @@
 This is the ingestion hot path. Protobuf's C parser (upb) does the parsing
 against decoding views (``collector/protos/remote_write_view.proto``) that
 hand over a series' labels as one byte string; those bytes (1.0) or the
-resolved symbol strings (2.0) are the key of a :class:`LabelCache`, so a series seen
-before costs one lookup. Samples go straight into three flat lists that become
-numpy columns; no object is built per sample::
+resolved symbol strings (2.0) are the key of a :class:`LabelCache`, so a
+series seen before costs one lookup. A second, "probe" parse hands over every
+sample of the request in wire order, and :mod:`samples` decodes them all at
+once into numpy columns; no object is built per sample or per label::
 
     decoded = decode_v1(body, LabelCache(100_000), LabelLimits())
     storage.append(decoded.batch)
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from collector.protos import remote_write_v1_pb2 as rw1  # metadata only
 from collector.protos import remote_write_view_pb2 as view
-from collector.receivers.batchbuilder import BatchBuilder
 from collector.receivers.errors import IngestError
 from collector.receivers.labelcache import LabelCache
+from collector.receivers.remote_write.samples import decode_samples
 from collector.receivers.telemetry import DROP_INVALID_LABELS, DROP_NATIVE_HISTOGRAM
 from storage.interface import MetricMetadata, MetricType, SampleBatch
 from storage.labels import DEFAULT_LABEL_LIMITS, InvalidLabels, LabelLimits, Labels
@@ -155,6 +157,39 @@ def _check_series_count(n: int, max_series: int) -> None:
         )
 
 
+class _Columns:
+    """Which series slot each series of the request goes to (-1: left out) and
+    how many samples it has; the samples themselves come from the probe, all
+    of them in wire order, and are decoded at once (:mod:`samples`)."""
+
+    __slots__ = ("series", "slot", "slot_ids", "counts")
+
+    def __init__(self):
+        self.series: list[Labels] = []
+        self.slot: dict[Labels, int] = {}
+        self.slot_ids: list[int] = []  # one per series with samples, -1 if dropped
+        self.counts: list[int] = []  # its number of samples
+
+    def batch(self, raw, metadata: dict[str, MetricMetadata]) -> SampleBatch:
+        raw = list(raw)
+        decoded = decode_samples(raw)
+        if decoded is None:  # an unusual encoding somewhere: decode one by one
+            msgs = [view.Sample.FromString(b) for b in raw]
+            decoded = (
+                np.array([m.timestamp for m in msgs], dtype=np.int64),
+                np.array([m.value for m in msgs], dtype=np.float64),
+            )
+        ts, vs = decoded
+        counts = np.array(self.counts, dtype=np.int64)
+        if int(counts.sum()) != len(ts):
+            raise IngestError(400, "samples do not add up across the request's series", "malformed")
+        idx = np.repeat(np.array(self.slot_ids, dtype=np.int64), counts)
+        if len(idx) and idx.min() < 0:
+            keep = idx >= 0
+            idx, ts, vs = idx[keep], ts[keep], vs[keep]
+        return SampleBatch(self.series, idx, ts, vs, metadata)
+
+
 def decode_v1(
     data: bytes,
     cache: LabelCache | None = None,
@@ -164,57 +199,57 @@ def decode_v1(
     """Decode a ``prometheus.WriteRequest``; IngestError 400 when it is not one."""
     try:
         req = view.WriteRequestV1.FromString(data)
+        probe = view.ProbeV1.FromString(data).timeseries
     except DecodeError as e:
         raise IngestError(400, f"cannot decode prometheus.WriteRequest: {e}", "malformed") from None
     series_list = req.timeseries
     _check_series_count(len(series_list), max_series)
-    probe = view.ProbeV1.FromString(data).timeseries
     check_histograms = bool(probe.histograms)
     cache = cache if cache is not None else LabelCache(0)
-    b = BatchBuilder()
     out = Decoded(batch=None)  # type: ignore[arg-type]
     out.exemplars = len(probe.exemplars)
-    slot, slots, idx, ts, vs = b.slot, b.series, b.idx, b.ts, b.vs
+    cols = _Columns()
+    slot, slots, slot_ids, counts = cols.slot, cols.series, cols.slot_ids, cols.counts
     cache_get, cache_put = cache.get, cache.put
     for s in series_list:
         key = s.labels.SerializeToString()
         labels = cache_get(key)
         if labels is None:
             labels = cache_put(key, _labels_v1(key, limits))
-        samples = s.samples
         if check_histograms and s.histograms:
             n = len(s.histograms)
             out.histograms += n
             out.drop(DROP_NATIVE_HISTOGRAM, n, _histogram_message(labels, n))
-        if not samples:
+        n = len(s.samples)
+        if not n:
             continue
+        counts.append(n)
         if type(labels) is not Labels:
-            out.drop(DROP_INVALID_LABELS, len(samples), str(labels))
+            out.drop(DROP_INVALID_LABELS, n, str(labels))
+            slot_ids.append(-1)
             continue
         i = slot.get(labels)
         if i is None:
             i = slot[labels] = len(slots)
             slots.append(labels)
-        if len(samples) == 1:
-            smp = samples[0]
-            idx.append(i)
-            ts.append(smp.timestamp)
-            vs.append(smp.value)
-        else:
-            for smp in samples:
-                ts.append(smp.timestamp)
-                vs.append(smp.value)
-            idx.extend([i] * len(samples))
+        slot_ids.append(i)
     metadata: dict[str, MetricMetadata] = {}
-    for raw in req.metadata:
+    for blob in req.metadata:
         try:
-            m = rw1.MetricMetadata.FromString(raw)
+            m = rw1.MetricMetadata.FromString(blob)
         except DecodeError as e:
             raise IngestError(400, f"cannot decode prometheus.MetricMetadata: {e}", "malformed") from None
         if m.metric_family_name:
             metadata[m.metric_family_name] = MetricMetadata(_metric_type(m.type), m.help, m.unit)
-    out.batch = b.batch(metadata)
+    out.batch = _batch(cols, probe.samples, metadata)
     return out
+
+
+def _batch(cols: _Columns, raw, metadata: dict[str, MetricMetadata]) -> SampleBatch:
+    try:
+        return cols.batch(raw, metadata)
+    except DecodeError as e:
+        raise IngestError(400, f"cannot decode a sample: {e}", "malformed") from None
 
 
 def decode_v2(
@@ -226,6 +261,7 @@ def decode_v2(
     """Decode an ``io.prometheus.write.v2.Request``; IngestError 400 when it is not one."""
     try:
         req = view.RequestV2.FromString(data)
+        probe = view.ProbeV2.FromString(data).timeseries
     except DecodeError as e:
         raise IngestError(
             400, f"cannot decode io.prometheus.write.v2.Request: {e}", "malformed"
@@ -235,13 +271,12 @@ def decode_v2(
     symbols = list(req.symbols)
     sym = symbols.__getitem__
     nsym = len(symbols)
-    probe = view.ProbeV2.FromString(data).timeseries
     check_histograms = bool(probe.histograms)
     cache = cache if cache is not None else LabelCache(0)
-    b = BatchBuilder()
     out = Decoded(batch=None)  # type: ignore[arg-type]
     out.exemplars = len(probe.exemplars)
-    slot, slots, idx, ts, vs = b.slot, b.series, b.idx, b.ts, b.vs
+    cols = _Columns()
+    slot, slots, slot_ids, counts = cols.slot, cols.series, cols.slot_ids, cols.counts
     cache_get, cache_put = cache.get, cache.put
     metadata: dict[str, MetricMetadata] = {}
     for s in series_list:
@@ -260,10 +295,12 @@ def decode_v2(
             n = len(s.histograms)
             out.histograms += n
             out.drop(DROP_NATIVE_HISTOGRAM, n, _histogram_message(labels, n))
-        samples = s.samples
+        n = len(s.samples)
         if type(labels) is not Labels:
-            if samples:
-                out.drop(DROP_INVALID_LABELS, len(samples), str(labels))
+            if n:
+                counts.append(n)
+                slot_ids.append(-1)
+                out.drop(DROP_INVALID_LABELS, n, str(labels))
             continue
         if s.HasField("metadata"):
             m = s.metadata
@@ -275,23 +312,15 @@ def decode_v2(
                         400, f"metadata of {labels} refers past the {nsym} symbols", "malformed"
                     ) from None
                 metadata[_family(labels.name, meta.type)] = meta
-        if not samples:
+        if not n:
             continue
         i = slot.get(labels)
         if i is None:
             i = slot[labels] = len(slots)
             slots.append(labels)
-        if len(samples) == 1:
-            smp = samples[0]
-            idx.append(i)
-            ts.append(smp.timestamp)
-            vs.append(smp.value)
-        else:
-            for smp in samples:
-                ts.append(smp.timestamp)
-                vs.append(smp.value)
-            idx.extend([i] * len(samples))
-    out.batch = b.batch(metadata)
+        slot_ids.append(i)
+        counts.append(n)
+    out.batch = _batch(cols, probe.samples, metadata)
     return out
 
 

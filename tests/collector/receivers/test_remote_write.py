@@ -370,3 +370,24 @@ def test_decoded_batch_columns_are_numpy():
     b = d.batch
     assert b.timestamps.dtype == np.int64 and b.values.dtype == np.float64 and b.series_index.dtype == np.int64
     assert b.series_index.tolist() == [0, 0, 1]
+
+
+def test_samples_with_unusual_encodings_fall_back_to_protobuf():
+    from collector.receivers.remote_write import decode_v1
+
+    req = v1_request([({"__name__": "a"}, [(T0, 1.5)]), ({"__name__": "b"}, [(T0, 0.0), (T0 + 1, 2.0)])])
+    data = bytearray(req.SerializeToString())
+    # append, inside the first series, a sample carrying an unknown field 7 and a
+    # repeated timestamp (last one wins): legal protobuf no fast path expects
+    odd = (bytes([0x09]) + struct.pack("<d", 4.0) + bytes([0x10, 0x05, 0x38, 0x01])
+           + rw1.Sample(timestamp=T0 + 9).SerializeToString())
+    extra = rw1.Sample.FromString(odd)
+    assert (extra.timestamp, extra.value) == (T0 + 9, 4.0)
+    ts_msg = rw1.TimeSeries()
+    ts_msg.labels.add(name="__name__", value="c")
+    ts_body = ts_msg.SerializeToString() + bytes([0x12, len(odd)]) + odd
+    data += bytes([0x0A, len(ts_body)]) + ts_body
+    d = decode_v1(bytes(data))
+    got = sorted((str(d.batch.series[i]), t, v) for i, t, v in
+                 zip(d.batch.series_index.tolist(), d.batch.timestamps.tolist(), d.batch.values.tolist()))
+    assert got == [("a{}", T0, 1.5), ("b{}", T0, 0.0), ("b{}", T0 + 1, 2.0), ("c{}", extra.timestamp, 4.0)]
