@@ -55,6 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     chk = cfg_sub.add_parser("check", help="validate a configuration file")
     chk.add_argument("file")
 
+    rules = sub.add_parser("rules", help="check and unit-test Prometheus rule files (promtool compatible)")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rc = rules_sub.add_parser("check", help="validate rule files, like `promtool check rules`")
+    rc.add_argument("files", nargs="+", metavar="FILE")
+    rc.add_argument("--lint-fatal", action="store_true", help="make lint errors exit with status 3")
+    rc.add_argument("--ignore-unknown-fields", action="store_true")
+    rt = rules_sub.add_parser("test", help="run rule unit tests, like `promtool test rules`")
+    rt.add_argument("files", nargs="+", metavar="FILE")
+    rt.add_argument("--run", action="append", metavar="REGEX", help="only test groups matching REGEX")
+    rt.add_argument("--ignore-unknown-fields", action="store_true")
+
+    slo = sub.add_parser("slo", help="service level objectives")
+    slo_sub = slo.add_subparsers(dest="slo_command", required=True, metavar="ACTION")
+    sg = slo_sub.add_parser("generate", help="print the Prometheus rules for a Sloth prometheus/v1 SLO spec")
+    sg.add_argument("spec", metavar="SPEC")
+    sg.add_argument("--extra-labels", action="append", default=[], metavar="KEY=VALUE",
+                    help="labels added to every generated rule")
+
     sub.add_parser("version", help="print the version")
     return p
 
@@ -78,6 +96,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED: {e}", file=sys.stderr)
             return 1
         print(f"SUCCESS: {args.file} is valid")
+        return 0
+    if args.command == "rules":
+        if args.rules_command == "check":
+            from alerting.rules.cli import check
+
+            return check(args.files, lint_fatal=args.lint_fatal, ignore_unknown_fields=args.ignore_unknown_fields)
+        from alerting.ruletest import run
+
+        return run(args.files, run=args.run, ignore_unknown_fields=args.ignore_unknown_fields)
+    if args.command == "slo":
+        from alerting.slo import SLOSpecError, generate
+
+        extra = dict(kv.split("=", 1) for kv in args.extra_labels if "=" in kv)
+        try:
+            sys.stdout.write(generate(args.spec, extra_labels=extra))
+        except (SLOSpecError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
         return 0
     from spyglass import server
 

@@ -213,6 +213,9 @@ class SpyglassConfig(ConfigModel):
     remote_write: list[RemoteWriteConfig] = Field(default_factory=list)
     # Rule file globs, relative to the config file's directory.
     rule_files: list[str] = Field(default_factory=list)
+    # Also evaluate the rules Spyglass ships (the kubernetes-mixin recording rules
+    # that the Kubernetes dashboards read).
+    builtin_rules: bool = True
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
 

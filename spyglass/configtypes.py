@@ -52,18 +52,21 @@ def parse_duration_ms(text: str | int | float) -> int:
 
 
 def format_duration_ms(ms: int) -> str:
-    """Format milliseconds the way Prometheus prints durations (``1h30m``, ``0s``)."""
+    """Format milliseconds as Prometheus prints durations (``model.Duration.String``):
+    years and weeks only when they divide exactly, so 30 days is ``30d``, 14 days ``2w``."""
     if ms == 0:
         return "0s"
+    sign = "-" if ms < 0 else ""
+    rest = abs(int(ms))
     out = []
-    rest = ms
-    neg = rest < 0
-    rest = abs(rest)
     for unit in ("y", "w", "d", "h", "m", "s", "ms"):
-        n, rest = divmod(rest, _UNIT_MS[unit])
+        mult = _UNIT_MS[unit]
+        if unit in ("y", "w") and rest % mult:
+            continue
+        n, rest = divmod(rest, mult)
         if n:
             out.append(f"{n}{unit}")
-    return ("-" if neg else "") + "".join(out)
+    return sign + "".join(out)
 
 
 def _to_seconds(v: Any) -> float:

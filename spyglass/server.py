@@ -103,6 +103,9 @@ class Stack:
         self.storage = None
         self.appendable = None
         self.engine = None
+        self.rules = None
+        # callables taking a list of alerts (rule manager → notifier / Alertmanagers)
+        self.alert_sinks: list[Callable[[list], None]] = []
         self.app = self._build_app()
 
     # --- building ---------------------------------------------------------------
@@ -148,6 +151,8 @@ class Stack:
         self._mount_receivers()
         if "hostmetrics" in self.options.roles and c.host_metrics.enabled:
             self._start_host_metrics()
+        if "alerting" in self.options.roles:
+            self._start_rules()
         self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
                                max_instances=1, coalesce=True)
         self.scheduler.start()
@@ -206,12 +211,68 @@ class Stack:
             storage=self.storage,
             engine=self.engine,
             targets=lambda params: self.scrape.targets_api(),
+            rules=self._rules_api,
+            alerts=self._alerts_api,
             config_yaml=self.config_yaml,
             flags=self.flags(),
             reload_status=lambda: self._last_reload,
             storage_retention=_fmt_retention(self.config),
         )
         self.app.include_router(api.router())
+
+    @property
+    def external_url(self) -> str:
+        if self.config.server.external_url:
+            return self.config.server.external_url.rstrip("/")
+        addr = parse_listen_address(self.options.http or self.config.server.http, 9700)
+        host, port = addr if addr else ("localhost", 9700)
+        if host in ("0.0.0.0", "::"):
+            import socket
+
+            host = socket.gethostname()
+        scheme = "https" if self.config.server.tls else "http"
+        return f"{scheme}://{host}:{port}"
+
+    def rule_globs(self, config: SpyglassConfig) -> list[str]:
+        """The config's rule_files (relative to the config file), --rules, and the built-ins."""
+        from alerting.rules.manager import builtin_rule_files
+
+        globs = [g if os.path.isabs(g) else os.path.join(self.config_dir, g) for g in config.rule_files]
+        globs += self.options.rules
+        if config.builtin_rules:
+            globs += builtin_rule_files()
+        return globs
+
+    def _start_rules(self) -> None:
+        from alerting.rules.manager import Manager, ManagerOptions
+        from alerting.rules.rule import engine_query_func
+
+        c = self.config
+        self.rules = Manager(ManagerOptions(
+            query_func=engine_query_func(self.engine, self.storage),
+            appendable=self.appendable,
+            queryable=self.storage,
+            notify=self._send_alerts,
+            external_labels=dict(c.global_.external_labels),
+            external_url=self.external_url,
+            evaluation_interval_ms=int(c.global_.evaluation_interval * 1000),
+            rule_query_offset_ms=int(c.global_.rule_query_offset * 1000),
+            registry=self.registry,
+        ))
+        self.rules.update(self.rule_globs(c))  # RuleLoadError: refuse to start, as Prometheus does
+        self.rules.start()
+        self._stoppers.append(("rules", self.rules.stop))
+
+    def _send_alerts(self, expr: str, alerts: list) -> None:
+        """Where the rule manager's alerts go: the built-in notifier and/or Alertmanagers."""
+        from alerting.rules.rule import add_external_labels
+
+        alerts = add_external_labels(alerts, self.config.global_.external_labels)
+        for sink in self.alert_sinks:
+            try:
+                sink(alerts)
+            except Exception:
+                log.exception("sending alerts failed", extra={"sink": getattr(sink, "__name__", "?")})
 
     def _start_host_metrics(self) -> None:
         from agent.hostmetrics import HostMetrics
@@ -227,6 +288,29 @@ class Stack:
         collect()  # a first point at once, so a new user sees their machine immediately
         self.scheduler.add_job(collect, "interval", seconds=self.config.host_metrics.interval,
                                id="host-metrics", max_instances=1, coalesce=True)
+
+    def _rules_api(self, p: dict[str, list[str]]) -> dict:
+        from alerting.rules.api import BadParameter, rules_data
+
+        from collector.api.params import BadParam
+
+        if self.rules is None:
+            return {"groups": []}
+        one = lambda k: (p.get(k) or [None])[0]  # noqa: E731
+        try:
+            return rules_data(
+                self.rules.rule_groups(), type=one("type"), rule_name=p.get("rule_name[]", []),
+                rule_group=p.get("rule_group[]", []), file=p.get("file[]", []), match=p.get("match[]", []),
+                exclude_alerts=one("exclude_alerts"), group_limit=one("group_limit"),
+                group_next_token_param=one("group_next_token"),
+            )
+        except BadParameter as e:
+            raise BadParam(str(e)) from None
+
+    def _alerts_api(self) -> dict:
+        from alerting.rules.api import alerts_data
+
+        return alerts_data(self.rules.alerting_rules()) if self.rules is not None else {"alerts": []}
 
     def _mount_receivers(self) -> None:
         from collector.receivers import influx, otlp, remote_write
@@ -297,6 +381,13 @@ class Stack:
 
     def _apply(self, new: SpyglassConfig) -> None:
         """Hand the new configuration to each component; each keeps what did not change."""
+        if self.rules is not None:
+            from alerting.rules.manager import RuleLoadError
+
+            try:
+                self.rules.update(self.rule_globs(new))
+            except RuleLoadError as e:
+                raise ConfigError("\n".join(e.errors)) from None
         self.remote.apply_config(new.remote_write, new.global_.external_labels)
         self.scrape.apply_config(new.scrape_configs, new.global_)
 

@@ -171,7 +171,7 @@ class _Decoder:
             return 0
         if isinstance(node, yaml.ScalarNode):
             try:
-                return int(node.value, 0) if not node.value.lstrip("+-").startswith("0") else int(node.value)
+                return int(node.value)
             except ValueError:
                 pass
         self.unmarshal.append(

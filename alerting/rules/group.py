@@ -60,6 +60,8 @@ class GroupOptions:
     for_grace_period_ms: int = 600_000
     # query offset of groups without their own query_offset (global.rule_query_offset)
     default_query_offset_ms: int = 0
+    # where evaluation problems are logged
+    logger: logging.Logger = field(default_factory=lambda: log)
 
 
 def group_key(file: str, name: str) -> str:
@@ -156,7 +158,7 @@ class Group:
             except Exception as e:  # any failure of one rule must not stop the others
                 rule.status.set_result(e)
                 m.evaluation_failures.labels(self.key).inc()
-                log.warning("evaluating rule %r of group %r failed: %s", rule.name, self.key, e)
+                self.opts.logger.warning("evaluating rule %r of group %r failed: %s", rule.name, self.key, e)
                 continue
             finally:
                 m.eval_duration.observe(rule.status.eval_duration_s)
@@ -180,7 +182,7 @@ class Group:
                     res = self.opts.appendable.append(SampleBatch.from_samples(batch))
                 except StorageError as e:
                     rule.status.set_result(e)
-                    log.warning("writing results of rule %r failed: %s", rule.name, e)
+                    self.opts.logger.warning("writing results of rule %r failed: %s", rule.name, e)
                     continue
                 # A rejected result (out of order, duplicate) makes the rule unhealthy
                 # as in Prometheus; stale markers rejected because another rule wrote
@@ -211,7 +213,7 @@ class Group:
         try:
             self.opts.notify(rule.expr, alerts)
         except Exception as e:  # a broken notifier must not break evaluation
-            log.warning("sending alerts of rule %r failed: %s", rule.name, e)
+            self.opts.logger.warning("sending alerts of rule %r failed: %s", rule.name, e)
 
     def _cleanup_stale_series(self, ts_ms: int) -> None:
         if not self.stale_series:
@@ -222,7 +224,7 @@ class Group:
                 SampleBatch.from_samples([(ls, t, STALE_NAN) for ls in self.stale_series])
             )
         except StorageError as e:
-            log.warning("writing stale markers for removed rules failed: %s", e)
+            self.opts.logger.warning("writing stale markers for removed rules failed: %s", e)
             return
         self.stale_series = []
 
@@ -287,7 +289,7 @@ class Group:
                 try:
                     ss = q.select(rule.for_state_matchers())
                 except Exception as e:
-                    log.error("restoring 'for' state of %r failed: %s", rule.name, e)
+                    self.opts.logger.error("restoring 'for' state of %r failed: %s", rule.name, e)
                     rule.restored = True
                     continue
                 series: dict[Labels, tuple[int, float]] = {}

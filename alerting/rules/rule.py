@@ -25,6 +25,7 @@ __all__ = [
     "NotifierAlert",
     "NotifyFunc",
     "engine_query_func",
+    "add_external_labels",
     "rfc3339",
 ]
 
@@ -52,12 +53,25 @@ class QuerySample:
 QueryFunc = Callable[[str, int], Sequence]
 
 
-def engine_query_func(engine, queryable) -> QueryFunc:
+def engine_query_func(engine, queryable, cache_size: int = 4096) -> QueryFunc:
     """Prometheus's EngineQueryFunc: a vector as is, a scalar as a one-sample
-    vector without labels, anything else an error."""
+    vector without labels, anything else an error.
+
+    Rules run the same expressions over and over, so each is parsed once
+    (``Engine.query_tree``) and its tree kept in a small cache."""
+    trees: dict[str, object] = {}
+    lock = threading.Lock()
 
     def query(expr: str, t_ms: int):
-        res = engine.instant_query(queryable, expr, int(t_ms))
+        tree = trees.get(expr)
+        if tree is None:
+            tree = engine.parse(expr)
+            with lock:
+                if len(trees) >= cache_size:
+                    trees.clear()
+                trees[expr] = tree
+        t = int(t_ms)
+        res = engine.query_tree(queryable, tree, expr, t, t, 0)
         if res.result_type == "vector":
             return res.value
         if res.result_type == "scalar":
@@ -129,4 +143,17 @@ def merge_labels(*maps: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[s
     out: dict[str, str] = {}
     for m in maps:
         out.update(m.items() if isinstance(m, Mapping) else m)
+    return out
+
+
+def add_external_labels(alerts, external_labels: Mapping[str, str]) -> list[NotifierAlert]:
+    """What Prometheus's notifier does before sending: external labels are added to
+    each alert unless the alert already has a label of that name."""
+    if not external_labels:
+        return list(alerts)
+    out = []
+    for a in alerts:
+        d = dict(external_labels)
+        d.update(a.labels.to_dict())
+        out.append(NotifierAlert(Labels.from_dict(d), a.annotations, a.starts_at_ms, a.ends_at_ms, a.generator_url))
     return out

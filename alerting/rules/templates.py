@@ -23,7 +23,7 @@ from urllib.parse import quote_plus, urlsplit
 
 from alerting.template import StrMap, Template, TemplateError, sprintf
 from alerting.template.gofmt import GoStringer, go_type_name
-from alerting.template.goregexp import GoRegexpError, compile_go, must_compile, replace_all
+from alerting.template.goregexp import compile_go, must_compile, replace_all
 from alerting.template.gotime import GoDuration, GoTime, SECOND, seconds_to_go_time
 from spyglass.configtypes import parse_duration_ms
 
@@ -360,10 +360,8 @@ def re_replace_all(pattern: str, repl: str, text: str) -> str:
 
 
 def match(pattern: str, s: str) -> bool:
-    try:
-        return compile_go(pattern).search(s) is not None
-    except GoRegexpError:
-        raise
+    """Go's regexp.MatchString (unanchored); a bad pattern is an error naming it."""
+    return compile_go(pattern).search(s) is not None
 
 
 def graph_link(expr: str) -> str:
@@ -484,7 +482,7 @@ def prometheus_funcs(
     def tmpl_f(name: str, data) -> SafeHTML:
         if tmpl is None:
             raise ValueError("tmpl is only available to templates of a template set")
-        return SafeHTML(tmpl.execute(data, name=name))
+        return SafeHTML(tmpl.execute(data, name=name, funcs=funcs))
 
     funcs = dict(STATIC_FUNCS)
     funcs.update(

@@ -209,11 +209,6 @@ class GoTime(GoStringer):
 
 # --- layouts ----------------------------------------------------------------------
 
-_STD = [
-    # (token, code); order matters only where nextStdChunk's rules say so (below)
-]
-
-
 def _starts_lower(s: str) -> bool:
     return bool(s) and "a" <= s[0] <= "z"
 

@@ -9,7 +9,7 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 
-from alerting.template.gofmt import GoStringer, go_type_name
+from alerting.template.gofmt import GoStringer
 
 __all__ = ["StrMap", "is_true", "is_func", "ParamSpec", "param_spec", "type_label"]
 
@@ -197,6 +197,3 @@ def iterate(v) -> Iterator | None:
         return v
     return None
 
-
-def describe_type(v) -> str:
-    return go_type_name(v)

@@ -52,6 +52,11 @@ class APIError(Exception):
         self.error_type = error_type
 
 
+def _dumps(obj) -> str:
+    """Compact JSON, as Prometheus writes it."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json(text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(content=text, status_code=status, media_type="application/json", headers=headers)
 
@@ -295,7 +300,7 @@ class PrometheusAPI:
         if limit and len(items) > limit:
             items = items[:limit]
             warnings.append("results truncated due to limit")
-        return success(json.dumps(items, ensure_ascii=False), warnings)
+        return success(_dumps(items), warnings)
 
     def metadata(self, p):
         metric = _one(p, "metric") or None
@@ -313,7 +318,7 @@ class PrometheusAPI:
             if per_metric > 0:
                 items = items[:per_metric]
             out[name] = items
-        return success(json.dumps(out, ensure_ascii=False))
+        return success(_dumps(out))
 
     def query_exemplars(self, p):
         # Spyglass accepts exemplars on ingestion but does not store them (documented);
@@ -328,15 +333,15 @@ class PrometheusAPI:
     # --- state of other components -------------------------------------------
     def targets_api(self, p):
         data = self.targets(p) if self.targets else {"activeTargets": [], "droppedTargets": []}
-        return success(json.dumps(data, ensure_ascii=False))
+        return success(_dumps(data))
 
     def rules_api(self, p):
         data = self.rules(p) if self.rules else {"groups": []}
-        return success(json.dumps(data, ensure_ascii=False))
+        return success(_dumps(data))
 
     def alerts_api(self, p):
         data = self.alerts() if self.alerts else {"alerts": []}
-        return success(json.dumps(data, ensure_ascii=False))
+        return success(_dumps(data))
 
     def alertmanagers_api(self, p):
         data = (
@@ -344,10 +349,10 @@ class PrometheusAPI:
             if self.alertmanagers
             else {"activeAlertmanagers": [], "droppedAlertmanagers": []}
         )
-        return success(json.dumps(data, ensure_ascii=False))
+        return success(_dumps(data))
 
     def buildinfo(self, p):
-        return success(json.dumps(BUILD_INFO))
+        return success(_dumps(BUILD_INFO))
 
     def runtimeinfo(self, p):
         ok, reload_ms = self.reload_status()
@@ -364,13 +369,13 @@ class PrometheusAPI:
             "GODEBUG": "",
             "storageRetention": self.storage_retention,
         }
-        return success(json.dumps(data))
+        return success(_dumps(data))
 
     def flags_api(self, p):
-        return success(json.dumps(self.flags))
+        return success(_dumps(self.flags))
 
     def config_api(self, p):
-        return success(json.dumps({"yaml": self.config_yaml()}))
+        return success(_dumps({"yaml": self.config_yaml()}))
 
     def tsdb_status(self, p):
         limit = int(_one(p, "limit") or 10)
@@ -394,7 +399,7 @@ class PrometheusAPI:
             "memoryInBytesByLabelName": stats(st.memory_in_bytes_by_label_name),
             "seriesCountByLabelValuePair": stats(st.series_count_by_label_value_pair),
         }
-        return success(json.dumps(data, ensure_ascii=False))
+        return success(_dumps(data))
 
 
 def _rfc3339(ms: int) -> str:
