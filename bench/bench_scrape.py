@@ -1,11 +1,24 @@
 """Scraping: Spyglass's scrape manager vs Prometheus 2.42 scraping the same targets.
 
-Payloads (deterministic, generated here, also used by the parser tests):
+One helper process serves every target from pre-rendered, pre-gzipped bodies
+(one port per target): node-exporter-like targets (~1.8k series) and
+kube-state-metrics-like ones (~50k series). Prometheus, then Spyglass (the
+scrape manager writing into the embedded TSDB, in a process of its own),
+scrape them all for a warm-up and then a measured window. For each, in that
+window: CPU seconds of its process (``/proc/<pid>/stat``) per 1,000 samples
+scraped, resident memory at the end, and the p50/p95 of the
+``scrape_duration_seconds`` they stored for each kind of target.
+
+Run: ``python -m bench scrape [--quick]``; the pieces alone:
+``python -m bench.bench_scrape payloads --spec FILE`` and
+``python -m bench.bench_scrape serve --spec FILE --data-dir DIR``.
+
+Payloads (deterministic, also used by the parser tests):
 
 - ``node_exporter_payload(node)``: a 16-CPU node's node-exporter output
-  (~1.5k series: go runtime, CPU, memory, disks, filesystems, network, ...);
+  (~1.8k series: go runtime, CPU, memory, disks, filesystems, network, ...);
 - ``kube_state_metrics_payload(pods)``: kube-state-metrics for a cluster of
-  ``pods`` pods (~33 series per pod plus deployments, replica sets, nodes),
+  ``pods`` pods (~44 series per pod with its deployment, replica set and node),
   ordered by metric family as kube-state-metrics writes it.
 
 Values change from one variant to the next (counters grow, gauges move), so
@@ -14,7 +27,25 @@ every scrape parses fresh numbers; series sets stay the same.
 
 from __future__ import annotations
 
+import argparse
+import gzip
+import http.client
+import json
+import os
 import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.report import Row
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # --- payloads ---------------------------------------------------------------
 
@@ -113,7 +144,7 @@ def node_exporter_payload(node: int = 0, variant: int = 0) -> str:
     for m in ("procs_running", "procs_blocked", "context_switches_total", "forks_total", "intr_total", "boot_time_seconds"):
         _family(out, f"node_{m}", "gauge", f"{m}.", [((), float(rnd.randrange(1, 1 << 40)))])
     for i in range(6):
-        _family(out, f"node_hwmon_temp_celsius" if i == 0 else f"node_hwmon_temp_{['crit', 'max', 'min', 'alarm', 'crit_alarm'][i - 1]}_celsius",
+        _family(out, "node_hwmon_temp_celsius" if i == 0 else f"node_hwmon_temp_{['crit', 'max', 'min', 'alarm', 'crit_alarm'][i - 1]}_celsius",
                 "gauge", "Hardware monitor for temperature.",
                 [((("chip", f"platform_coretemp_{c // 9}"), ("sensor", f"temp{c % 9 + 1}")), round(30 + rnd.random() * 40, 1))
                  for c in range(18)])
@@ -154,8 +185,7 @@ _TERMINATED = ("OOMKilled", "Completed", "Error", "ContainerCannotRun", "Deadlin
 def kube_state_metrics_payload(pods: int = 3000, variant: int = 0) -> str:
     """kube-state-metrics text for ``pods`` pods (one container each) in 40
     namespaces, their deployments and replica sets, and ``pods // 30`` nodes;
-    about ``36 * pods`` lines (3,000 pods ≈ 110k lines)."""
-    rnd = random.Random(pods * 31 + variant)
+    about 44 lines per pod (3,000 pods ≈ 133k lines, 1,400 ≈ 62k)."""
     nodes = max(1, pods // 30)
     deps = max(1, pods // 4)
     pod_rows = []
@@ -282,3 +312,381 @@ def kube_state_metrics_payload(pods: int = 3000, variant: int = 0) -> str:
                 for res, unit, v in vals:
                     out.append(f'{name}{{node="{node}",resource="{res}",unit="{unit}"}} {_fmt(v)}')
     return "\n".join(out) + "\n"
+
+
+# --- the targets' server (a process of its own) -------------------------------
+
+VARIANTS = 3
+
+
+def serve_payloads(spec_path: str) -> None:
+    """Serve every target of the spec on its own port until killed; writes the
+    ports into the spec file (``ports``) once listening."""
+    with open(spec_path) as f:
+        spec = json.load(f)
+    servers = []
+    ports = []
+    for i, (kind, size) in enumerate(spec["targets"]):
+        raw = [
+            (kube_state_metrics_payload(size, v) if kind == "ksm" else node_exporter_payload(i, v)).encode()
+            for v in range(VARIANTS)
+        ]
+        bodies = [(r, gzip.compress(r, 6)) for r in raw]
+        counter = iter(range(1 << 62))
+
+        class Handler(BaseHTTPRequestHandler):
+            variants = bodies
+            count = counter
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                plain, zipped = self.variants[next(self.count) % VARIANTS]
+                gz = "gzip" in (self.headers.get("Accept-Encoding") or "")
+                body = zipped if gz else plain
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                if gz:
+                    self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        srv.daemon_threads = True
+        servers.append(srv)
+        ports.append(srv.server_address[1])
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    spec["ports"] = ports
+    tmp = spec_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(spec, f)
+    os.replace(tmp, spec_path)
+    threading.Event().wait()
+
+
+# --- the Spyglass side (a process of its own) ----------------------------------
+
+REPORT_METRICS = ("scrape_duration_seconds", "scrape_samples_scraped")
+
+
+def scrape_configs(spec: dict) -> list[dict]:
+    """The same ``scrape_configs`` for both sides: one job per kind of target."""
+    jobs: dict[str, list[str]] = {}
+    for (kind, _), port in zip(spec["targets"], spec["ports"]):
+        jobs.setdefault(kind, []).append(f"127.0.0.1:{port}")
+    return [
+        {"job_name": kind, "scrape_interval": spec["interval"], "scrape_timeout": spec["interval"],
+         "static_configs": [{"targets": targets}]}
+        for kind, targets in jobs.items()
+    ]
+
+
+def serve_spyglass(spec_path: str, data_dir: str) -> None:
+    """Scrape the spec's targets into the embedded TSDB until SIGTERM, then
+    write the synthetic series' samples to ``<data_dir>/report.json``."""
+    from prometheus_client import CollectorRegistry
+
+    from collector.scrape import ScrapeConfig, ScrapeManager
+    from storage.labels import Matcher
+
+    with open(spec_path) as f:
+        spec = json.load(f)
+    try:
+        from storage.tsdb import TSDB
+
+        store = TSDB.open(os.path.join(data_dir, "data"), registry=CollectorRegistry())
+        note = "into the embedded TSDB"
+    except ImportError:
+        from storage.memstore import MemoryStorage
+
+        store = MemoryStorage()
+        note = "into MemoryStorage (storage.tsdb not available)"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    mgr = ScrapeManager(store, registry=CollectorRegistry())
+    mgr.start()
+    mgr.apply_config([ScrapeConfig.model_validate(c) for c in scrape_configs(spec)])
+    print(note, flush=True)
+    stop.wait()
+    mgr.stop()
+    q = store.querier(-(2**62), 2**62)
+    ss = q.select([Matcher("=~", "__name__", "|".join(REPORT_METRICS))])
+    out = []
+    for i in range(len(ss)):
+        ts, vs = ss.series(i)
+        out.append({"labels": ss.labels[i].to_dict(), "ts": ts.tolist(), "values": vs.tolist()})
+    with open(os.path.join(data_dir, "report.json"), "w") as f:
+        json.dump(out, f)
+    close = getattr(store, "close", None)
+    if close:
+        close()
+
+
+# --- measuring ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _get_json(port: int, path: str) -> dict:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path)
+    r = c.getresponse()
+    return json.loads(r.read())
+
+
+def _wait(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class Measured:
+    """One side's figures over the measured window."""
+
+    def __init__(self, cpu: float, rss: float, window: tuple[float, float], series: list[dict]):
+        self.cpu, self.rss = cpu, rss
+        t0, t1 = window[0] * 1000, window[1] * 1000
+        self.samples = 0.0
+        self.durations: dict[str, list[float]] = {}
+        for s in series:
+            vals = [v for t, v in zip(s["ts"], s["values"]) if t0 <= t < t1 and v == v]
+            if s["labels"]["__name__"] == "scrape_samples_scraped":
+                self.samples += sum(vals)
+            else:
+                self.durations.setdefault(s["labels"]["job"], []).extend(vals)
+
+    def cpu_ms_per_1k(self) -> float:
+        return 1000 * self.cpu / max(1.0, self.samples / 1000)
+
+    def duration_ms(self, job: str, q: float) -> float:
+        d = sorted(self.durations.get(job, []))
+        return 1000 * d[min(len(d) - 1, int(q * len(d)))] if d else float("nan")
+
+
+def _measure(pid: int, warmup: float, window: float, alive) -> tuple[float, float, tuple[float, float]]:
+    time.sleep(warmup)
+    if not alive():
+        raise RuntimeError("the scraper exited during warm-up")
+    c0, t0 = _cpu_seconds(pid), time.time()
+    time.sleep(window)
+    c1, t1 = _cpu_seconds(pid), time.time()
+    return c1 - c0, _rss_mib(pid), (t0, t1)
+
+
+def _run_prometheus(spec: dict, tmp: str, warmup: float, window: float) -> Measured:
+    import yaml
+
+    cfg = os.path.join(tmp, "prometheus.yml")
+    with open(cfg, "w") as f:
+        yaml.safe_dump({"global": {"scrape_interval": spec["interval"]}, "scrape_configs": scrape_configs(spec)}, f)
+    port = _free_port()
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    proc = subprocess.Popen(
+        [binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp}/prom-data", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        def ready():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/-/ready")
+                return c.getresponse().status == 200
+            except OSError:
+                return False
+
+        _wait(ready, 60, "Prometheus to be ready")
+        cpu, rss, (t0, t1) = _measure(proc.pid, warmup, window, lambda: proc.poll() is None)
+        series = []
+        for name in REPORT_METRICS:
+            r = _get_json(port, f"/api/v1/query?query={name}%5B{int((t1 - t0) * 1000) + 1000}ms%5D&time={t1:.3f}")
+            for s in r["data"]["result"]:
+                series.append({"labels": s["metric"] | {"__name__": name},
+                               "ts": [int(float(t) * 1000) for t, _ in s["values"]],
+                               "values": [float(v) for _, v in s["values"]]})
+        return Measured(cpu, rss, (t0, t1), series)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _run_spyglass(spec_path: str, tmp: str, warmup: float, window: float) -> tuple[Measured, str]:
+    data_dir = os.path.join(tmp, "spyglass")
+    os.makedirs(data_dir)
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.bench_scrape", "serve", "--spec", spec_path, "--data-dir", data_dir],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO, env=env,
+    )
+    try:
+        note = proc.stdout.readline().strip() if proc.stdout else ""
+        if proc.poll() is not None or not note:
+            raise RuntimeError("the Spyglass scraper did not start")
+        cpu, rss, window_t = _measure(proc.pid, warmup, window, lambda: proc.poll() is None)
+        proc.terminate()
+        proc.wait(120)
+        with open(os.path.join(data_dir, "report.json")) as f:
+            series = json.load(f)
+        return Measured(cpu, rss, window_t, series), note
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def parser_rows() -> list[Row]:
+    """CPU per exposed line of the scrape loop's worker step (parse, cache
+    lookup, batch; no storage), in this process. No peer figure: Prometheus's
+    parser cannot be timed apart from its scrape loop."""
+    from prometheus_client import CollectorRegistry
+
+    from collector.scrape.config import ScrapeConfig
+    from collector.scrape.loop import ScrapeLoop
+    from collector.scrape.target import populate_labels
+    from collector.scrape.telemetry import ScrapeTelemetry
+    from spyglass.configtypes import GlobalConfig
+    from storage.interface import AppendResult
+    from storage.labels import Labels
+
+    class Discard:
+        def append(self, batch):
+            return AppendResult(accepted=len(batch))
+
+    def loop():
+        sc = ScrapeConfig.model_validate({"job_name": "j", "static_configs": [{"targets": ["h:1"]}]})
+        sc = sc.with_global(GlobalConfig())
+        target, _, _ = populate_labels(Labels.EMPTY, Labels.from_dict({"__address__": "h:1"}), sc)
+        return ScrapeLoop(target, sc, None, Discard(), ScrapeTelemetry(CollectorRegistry()))  # type: ignore[arg-type]
+
+    rows = []
+    for name, bodies, reps in (
+        ("kube-state-metrics-like, 133k lines", [kube_state_metrics_payload(3000, v).encode() for v in range(2)], 4),
+        ("node-exporter-like, 2.4k lines", [node_exporter_payload(0, v).encode() for v in range(2)], 40),
+    ):
+        lp = loop()
+        lines = bodies[0].count(b"\n")
+        t = time.process_time()
+        lp._process(bodies[0], "text/plain", None, 1000, 0, 0.0)
+        cold = time.process_time() - t
+        warm = min(
+            _cpu(lambda i=i: lp._process(bodies[(i + 1) % 2], "text/plain", None, 2000 + i * 1000, 0, 0.0))
+            for i in range(reps)
+        )
+        rows.append(Row(
+            f"scrape worker step, {name}, warm cache", "CPU µs/line", round(1e6 * warm / lines, 3), None,
+            peer_name="no peer figure", note="parse + series cache + batch, no storage",
+        ))
+        rows.append(Row(
+            f"scrape worker step, {name}, first scrape", "CPU µs/line", round(1e6 * cold / lines, 2), None,
+            peer_name="no peer figure", note="every series new: labels built, target labels merged",
+        ))
+    return rows
+
+
+def _cpu(fn) -> float:
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
+def run(quick: bool) -> list[Row]:
+    if quick:
+        n_node, n_ksm, pods, interval, warmup, window = 4, 1, 400, "1s", 4.0, 8.0
+    else:
+        n_node, n_ksm, pods, interval, warmup, window = 20, 2, 1130, "2s", 12.0, 60.0
+    tmp = tempfile.mkdtemp(prefix="bench-scrape-")
+    spec_path = os.path.join(tmp, "spec.json")
+    targets = [("node", 0)] * n_node + [("ksm", pods)] * n_ksm
+    with open(spec_path, "w") as f:
+        json.dump({"targets": targets, "interval": interval}, f)
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    payloads = subprocess.Popen(
+        [sys.executable, "-m", "bench.bench_scrape", "payloads", "--spec", spec_path],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env,
+    )
+    try:
+        def listening():
+            if payloads.poll() is not None:
+                raise RuntimeError("the payload server exited")
+            with open(spec_path) as f:
+                return "ports" in json.load(f)
+
+        _wait(listening, 300, "the payload server")
+        with open(spec_path) as f:
+            spec = json.load(f)
+        theirs = _run_prometheus(spec, tmp, warmup, window)
+        ours, note = _run_spyglass(spec_path, tmp, warmup, window)
+    finally:
+        payloads.terminate()
+        payloads.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    ksm_series = round(len(kube_state_metrics_payload(pods).splitlines()) / 1000) if n_ksm else 0
+    where = (f"{n_node} node-exporter-like (~1.8k series) + {n_ksm} kube-state-metrics-like (~{ksm_series}k lines) "
+             f"targets every {interval}, {window:.0f} s window")
+    scraped = f"samples scraped: Spyglass {ours.samples:,.0f}, Prometheus {theirs.samples:,.0f}"
+    rows = [
+        Row("scrape CPU per 1,000 samples scraped", "CPU ms", round(ours.cpu_ms_per_1k(), 2),
+            round(theirs.cpu_ms_per_1k(), 2), goal="<= 1.0", note=f"{where}; Spyglass {note}; {scraped}"),
+        Row("resident memory while scraping", "MiB", round(ours.rss, 1), round(theirs.rss, 1), goal="<= 1.0"),
+    ]
+    for job, label in (("node", "node-exporter-like"), ("ksm", "kube-state-metrics-like")):
+        if job == "ksm" and not n_ksm:
+            continue
+        for q in (0.5, 0.95):
+            rows.append(Row(f"scrape duration p{int(q * 100)}, {label} targets", "ms",
+                            round(ours.duration_ms(job, q), 1), round(theirs.duration_ms(job, q), 1),
+                            goal="<= 1.0"))
+    return rows + parser_rows()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.bench_scrape")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("payloads", help="serve the targets of a spec file")
+    sp.add_argument("--spec", required=True)
+    sv = sub.add_parser("serve", help="run the Spyglass scraper of a spec file")
+    sv.add_argument("--spec", required=True)
+    sv.add_argument("--data-dir", required=True)
+    sub.add_parser("run", help="run the benchmark and print its rows").add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    if args.cmd == "payloads":
+        serve_payloads(args.spec)
+    elif args.cmd == "serve":
+        serve_spyglass(args.spec, args.data_dir)
+    else:
+        for row in run(args.quick):
+            print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,35 +2,44 @@
 
 Each scrape becomes **one** ``SampleBatch`` (the scraped samples, stale markers
 for series that disappeared, and the synthetic ``up``/``scrape_*`` series),
-appended atomically. A series cache maps the exposed series text to its final
-label set (target labels merged, ``metric_relabel_configs`` applied, limits
-checked), so a steady target costs one dict lookup per sample::
+appended atomically. The series cache (``cache.ScrapeCache``) maps the exposed
+series text to its final label set, so a steady target costs one dict lookup
+per sample::
 
-    loop = ScrapeLoop(target, cfg, client, storage, telemetry)
+    loop = ScrapeLoop(target, cfg, client, storage, telemetry, executor=pool)
     await loop.scrape_once()          # or: task = asyncio.create_task(loop.run())
+
+Only the HTTP fetch runs on the asyncio event loop. Parsing, labeling and the
+append run in a worker thread, so that a 100k-line target never holds up the
+timers of the other targets; the parser works in a few bounded C calls (see
+``textsplit``) so that the event loop gets the GIL back quickly. Scrape
+timestamps follow the loop's fixed schedule (``schedule.align_ns``).
 
 Semantics follow Prometheus: a failed scrape (HTTP error, timeout, parse error,
 a limit exceeded) stores ``up`` = 0 and stale markers for every series of the
 last good scrape; ``honor_labels`` keeps clashing exposed labels, otherwise they
 are renamed ``exported_<name>``; ``honor_timestamps: false`` stamps every
 sample with the scrape time; series with explicit timestamps get no stale
-markers unless ``track_timestamps_staleness``.
+markers unless ``track_timestamps_staleness``. When a target goes away, its
+stale markers are written by ``end_of_run``: stamped with the time of the next
+would-be scrape and written one interval after that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import numpy as np
 
-from collector.relabel import relabel
-from collector.relabel.config import ValidationScheme
+from collector.scrape.cache import ScrapeCache
 from collector.scrape.config import SCRAPE_PROTOCOL_HEADERS, ScrapeConfig
 from collector.scrape.exposition import (
     ExpositionError,
@@ -38,8 +47,9 @@ from collector.scrape.exposition import (
     ParsedScrape,
     format_for_content_type,
     parse,
-    parse_series,
 )
+from collector.scrape.labeling import LabelError, SampleLabeler
+from collector.scrape.schedule import DEFAULT_TIMESTAMP_TOLERANCE, align_ns, next_tick
 from collector.scrape.target import Target
 from collector.scrape.telemetry import ScrapeTelemetry
 from storage.interface import (
@@ -50,12 +60,11 @@ from storage.interface import (
     SampleBatch,
     StorageError,
 )
-from storage.labels import METRIC_NAME, Labels, is_legacy_label_name, is_legacy_metric_name
+from storage.labels import METRIC_NAME, Labels
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Spyglass/0.1.0"
-_MISS = object()
 
 _PROTOCOL_FORMAT = {
     "PrometheusText0.0.4": Format.TEXT,
@@ -112,11 +121,30 @@ class ScrapeState:
     last_scrape: float = 0.0  # unix seconds
     last_duration: float = 0.0
     last_samples: int = 0
+    http_version: str = ""  # of the last response: "HTTP/1.1" or "HTTP/2"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _default_executor() -> concurrent.futures.ThreadPoolExecutor:
+    """Workers for loops built without one (tests, tools); the manager passes its own."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(2, "spyglass-scrape-default")
+        return _executor
+
+
 class ScrapeLoop:
-    """Scrapes one target every interval and appends what it finds."""
+    """Scrapes one target every interval and appends what it finds.
+
+        loop = ScrapeLoop(target, cfg, client, storage, telemetry, executor=pool)
+        task = asyncio.create_task(loop.run()); ...; loop.stop()
+        await loop.end_of_run(successor=lambda: None)   # delayed stale markers
+    """
 
     def __init__(
         self,
@@ -127,7 +155,12 @@ class ScrapeLoop:
         telemetry: ScrapeTelemetry,
         clock: Callable[[], float] = time.time,
         offset_seed: int = 0,
+        executor: concurrent.futures.Executor | None = None,
+        timestamp_tolerance: float = DEFAULT_TIMESTAMP_TOLERANCE,
     ):
+        """``executor`` runs parse + label + append (default: a small shared pool);
+        ``timestamp_tolerance`` (seconds) is how late a wake-up may be and still
+        get the scheduled timestamp (clamped to 1% of the interval)."""
         self.target = target
         self.cfg = cfg
         self.client = client
@@ -135,18 +168,18 @@ class ScrapeLoop:
         self.telemetry = telemetry
         self.clock = clock
         self.offset_seed = offset_seed
+        self.executor = executor
+        self.timestamp_tolerance = timestamp_tolerance
         self.url = target.url()
         self.interval = target.interval
         self.timeout = target.timeout
         self.state = ScrapeState()
         self.forced_error: str | None = None
-        self.scheme = ValidationScheme(cfg.metric_name_validation_scheme or "utf8")
-        self._public = target.public_labels
-        self._public_names = set(self._public.names())
-        self._cache: dict[str, Labels | None] = {}
-        self._prev: dict[str, Labels] = {}  # key -> labels of the last scrape's staleness-tracked series
+        self.cache = ScrapeCache()
+        self.labeler = SampleLabeler(target.public_labels, cfg)
+        public = target.public_labels.to_dict()
         self._report_labels = {
-            name: Labels.from_dict({**self._public.to_dict(), METRIC_NAME: name}) for name in REPORT_METADATA
+            name: Labels.from_dict({**public, METRIC_NAME: name}) for name in REPORT_METADATA
         }
         self._headers = {
             "Accept": accept_header(cfg.scrape_protocols or list(_PROTOCOL_FORMAT), cfg.metric_name_escaping_scheme or "underscores"),
@@ -156,34 +189,58 @@ class ScrapeLoop:
         }
         self._job = cfg.job_name
         self._stopped = False
+        self._scraped = False  # at least one scrape done (Prometheus's non-zero `last`)
+        self._inflight: concurrent.futures.Future | None = None
+        self._next_tick: float | None = None  # event-loop time of the next scheduled scrape
+        self.staleness_disabled = False  # set when a successor took over the cache
 
     # --- taking over from a loop of the previous config --------------------------
     def adopt(self, old: ScrapeLoop) -> None:
-        """Continue an old loop's staleness tracking (config reload)."""
-        self._prev = old._prev
+        """Continue an old loop's cache and staleness tracking (config reload
+        whose changes do not affect labels: Prometheus's ``reusableCache``).
+        The old loop must be idle (``await old.idle()``)."""
+        self.cache = old.cache
         self.state = old.state
+        self._scraped = old._scraped
+        old.staleness_disabled = True
 
     # --- running -------------------------------------------------------------------
     async def run(self) -> None:
-        delay = self.target.offset(self.interval, self.clock(), self.offset_seed)
-        await asyncio.sleep(delay)
-        next_at = time.monotonic()
+        aio = asyncio.get_running_loop()
+        await asyncio.sleep(self.target.offset(self.interval, self.clock(), self.offset_seed))
+        tick = aio.time()
+        interval_ns = max(1, int(round(self.interval * 1e9)))
+        tolerance_ns = int(self.timestamp_tolerance * 1e9)
+        anchor_ns = int(self.clock() * 1e9)
         while not self._stopped:
+            self._next_tick = tick + self.interval
+            ts_ns, anchor_ns = align_ns(int(self.clock() * 1e9), anchor_ns, interval_ns, tolerance_ns)
             try:
-                await self.scrape_once()
+                await self.scrape_once(ts_ns // 1_000_000)
             except asyncio.CancelledError:
                 raise
             except Exception:  # never let one bad scrape end the loop
                 log.exception("scrape of %s failed unexpectedly", self.url)
-            next_at += self.interval
-            now = time.monotonic()
-            if next_at < now:  # we fell behind: skip the missed ticks, keep the phase
-                next_at += ((now - next_at) // self.interval + 1) * self.interval
-            await asyncio.sleep(next_at - now)
+            tick = next_tick(tick, self.interval, aio.time())
+            self._next_tick = tick
+            await asyncio.sleep(tick - aio.time())
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    async def idle(self) -> None:
+        """Wait until no scrape of this loop is being processed in a worker."""
+        fut = self._inflight
+        if fut is not None and not fut.done():
+            try:
+                await asyncio.wrap_future(fut)
+            except Exception:  # already logged by the scrape
+                pass
 
     async def _fetch(self) -> tuple[bytes, str | None]:
         limit = self.cfg.body_size_limit
         async with self.client.stream("GET", self.url, headers=self._headers) as resp:
+            self.state.http_version = resp.http_version
             if resp.status_code != 200:
                 raise ScrapeError(f"server returned HTTP status {resp.status_code} {resp.reason_phrase}")
             chunks = []
@@ -195,12 +252,14 @@ class ScrapeLoop:
                 chunks.append(chunk)
             return b"".join(chunks), resp.headers.get("content-type")
 
-    async def scrape_once(self) -> None:
-        start = self.clock()
+    async def scrape_once(self, scrape_ms: int | None = None) -> None:
+        """Fetch on the event loop, then parse, label and append in a worker.
+        ``scrape_ms`` is the samples' timestamp (default: the clock now)."""
         t0 = time.perf_counter()  # durations from a monotonic timer, not the (injectable) wall clock
-        ts_ms = int(start * 1000)
+        ts_ms = int(self.clock() * 1000) if scrape_ms is None else scrape_ms
         error: ScrapeError | None = None
-        parsed: ParsedScrape | None = None
+        body: bytes | None = None
+        ctype: str | None = None
         body_size = 0
         if self.forced_error:
             error = ScrapeError(self.forced_error, limit="target_limit")
@@ -209,6 +268,39 @@ class ScrapeLoop:
                 async with asyncio.timeout(self.timeout):
                     body, ctype = await self._fetch()
                 body_size = len(body)
+            except TimeoutError:
+                error = ScrapeError(f'Get "{self.url}": context deadline exceeded')
+            except ScrapeError as e:
+                error = e
+                if e.limit == "body_size_limit":
+                    body_size = -1
+            except httpx.HTTPError as e:
+                error = ScrapeError(f'Get "{self.url}": {e or type(e).__name__}')
+        # The concurrent future itself is kept: when this task is cancelled, a
+        # worker that already started still finishes, and idle() must know it.
+        fut = (self.executor or _default_executor()).submit(
+            self._process, body, ctype, error, ts_ms, body_size, t0
+        )
+        self._inflight = fut
+        error, n_post = await asyncio.wrap_future(fut)
+        self._scraped = True
+        st = self.state
+        st.health = "up" if error is None else "down"
+        st.last_error = "" if error is None else str(error)
+        st.last_scrape = ts_ms / 1000.0
+        st.last_duration = time.perf_counter() - t0
+        st.last_samples = n_post
+        self.telemetry.scrapes.labels(self._job, "success" if error is None else "failure").inc()
+        self.telemetry.duration.labels(self._job).observe(st.last_duration)
+
+    # --- in the worker ----------------------------------------------------------------
+    def _process(
+        self, body: bytes | None, ctype: str | None, error: ScrapeError | None, ts_ms: int, body_size: int, t0: float
+    ) -> tuple[ScrapeError | None, int]:
+        """Parse, label, limit and append one scrape as one batch (worker thread)."""
+        parsed: ParsedScrape | None = None
+        if error is None and body is not None:
+            try:
                 fmt = format_for_content_type(ctype)
                 if fmt is None:
                     fb = self.cfg.fallback_scrape_protocol
@@ -219,33 +311,29 @@ class ScrapeLoop:
                         )
                     fmt = _PROTOCOL_FORMAT[fb]
                 parsed = parse(body, fmt=fmt)
-            except TimeoutError:
-                error = ScrapeError(f'Get "{self.url}": context deadline exceeded')
             except ScrapeError as e:
                 error = e
-                if e.limit == "body_size_limit":
-                    body_size = -1
             except ExpositionError as e:
                 error = ScrapeError(str(e))
-            except httpx.HTTPError as e:
-                error = ScrapeError(f'Get "{self.url}": {e or type(e).__name__}')
-        batch_parts = None
-        n_scraped = n_post = n_added = 0
-        if parsed is not None:
-            n_scraped = len(parsed)
+        n_scraped = len(parsed) if parsed is not None else 0
+        sel = None
+        if parsed is not None and error is None:
             try:
-                batch_parts, n_post, n_added = self._samples(parsed, ts_ms)
+                sel = self._select(parsed, ts_ms)
             except ScrapeError as e:
                 error = e
+            except LabelError as e:
+                error = ScrapeError(str(e), limit=e.limit)
+            except ExpositionError as e:
+                error = ScrapeError(str(e))
         if error is not None and error.limit:
             self.telemetry.exceeded_limit.labels(self._job, error.limit).inc()
-        duration = time.perf_counter() - t0
         batch = self._build_batch(
-            batch_parts, ts_ms, error is None, duration, n_scraped, n_post, n_added, body_size,
-            parsed.metadata if parsed is not None and error is None else {},
+            parsed if error is None else None, sel if error is None else None, ts_ms,
+            time.perf_counter() - t0, n_scraped, body_size,
         )
         try:
-            result = await asyncio.get_running_loop().run_in_executor(None, self.appendable.append, batch)
+            result = self.appendable.append(batch)
         except StorageError as e:
             self.telemetry.append_errors.labels(self._job).inc()
             error = error or ScrapeError(f"storage refused the scrape: {e}")
@@ -253,151 +341,65 @@ class ScrapeLoop:
             self.telemetry.samples_appended.labels(self._job).inc(result.accepted)
             for reason, n in result.rejected.items():
                 self.telemetry.samples_rejected.labels(self._job, getattr(reason, "value", str(reason))).inc(n)
-        st = self.state
-        st.health = "up" if error is None else "down"
-        st.last_error = "" if error is None else str(error)
-        st.last_scrape = start
-        st.last_duration = time.perf_counter() - t0
-        st.last_samples = n_post
-        self.telemetry.scrapes.labels(self._job, "success" if error is None else "failure").inc()
-        self.telemetry.duration.labels(self._job).observe(st.last_duration)
+        return error, (len(sel.ids) if sel is not None and error is None else 0)
 
-    # --- samples -------------------------------------------------------------------
-    def _labels_for(self, key: str) -> Labels | None:
-        """Exposed series text → final labels, or None when metric relabeling drops it."""
-        exposed = parse_series(key)
-        if self.cfg.honor_labels:
-            extra = {n: v for n, v in self._public.items() if not exposed.has(n)}
-            lset = exposed.updated(extra) if extra else exposed
-        else:
-            d = exposed.to_dict()
-            conflicts = sorted(
-                ((n, d[n]) for n in self._public_names if d.get(n)), key=lambda nv: len(nv[0])
-            )
-            d.update(self._public.to_dict())
-            for n, v in conflicts:
-                new = n
-                while True:
-                    new = "exported_" + new
-                    if not d.get(new):
-                        d[new] = v
-                        break
-            lset = Labels.from_dict(d)
-        if self.cfg.metric_relabel_configs:
-            lset = relabel(lset, self.cfg.metric_relabel_configs, self.scheme)
-            if lset is None or lset.num_labels() == 0:
-                return None
-        if not lset.name:
-            raise ScrapeError("missing metric name (__name__ label)")
-        if self.scheme is ValidationScheme.LEGACY and (
-            not is_legacy_metric_name(lset.name)
-            or not all(is_legacy_label_name(n) for n in lset.names() if n != METRIC_NAME)
-        ):
-            raise ScrapeError(f"invalid metric name or label names: {lset}")
-        self._check_label_limits(lset)
-        return lset
-
-    def _check_label_limits(self, lset: Labels) -> None:
-        cfg = self.cfg
-        metric = lset.name[:50]
-        if cfg.label_limit and lset.num_labels() > cfg.label_limit:
-            raise ScrapeError(
-                f"label_limit exceeded (metric: {metric}, number of labels: {lset.num_labels()}, "
-                f"limit: {cfg.label_limit})",
-                limit="label_limit",
-            )
-        for n, v in lset.items():
-            if cfg.label_name_length_limit and len(n) > cfg.label_name_length_limit:
-                raise ScrapeError(
-                    f"label_name_length_limit exceeded (metric: {metric}, label name: {n[:50]}, "
-                    f"length: {len(n)}, limit: {cfg.label_name_length_limit})",
-                    limit="label_name_length_limit",
-                )
-            if cfg.label_value_length_limit and len(v) > cfg.label_value_length_limit:
-                raise ScrapeError(
-                    f"label_value_length_limit exceeded (metric: {metric}, label name: {n[:50]}, "
-                    f'value: "{v[:50]}", length: {len(v)}, limit: {cfg.label_value_length_limit})',
-                    limit="label_value_length_limit",
-                )
-
-    def _samples(self, parsed: ParsedScrape, ts_ms: int):
-        keys = parsed.keys
-        cache = self._cache
-        ents = [cache.get(k, _MISS) for k in keys]
-        added = 0
-        try:
-            misses = ents.index(_MISS)
-        except ValueError:
-            misses = -1
-        if misses >= 0:
-            for i in range(misses, len(ents)):
-                if ents[i] is _MISS:
-                    e = self._labels_for(keys[i])  # raises ScrapeError / ExpositionError
-                    cache[keys[i]] = e
-                    ents[i] = e
-                    if e is not None:
-                        added += 1
-        keep = [i for i, e in enumerate(ents) if e is not None] if None in ents else None
-        series = ents if keep is None else [ents[i] for i in keep]
-        if self.cfg.sample_limit and len(series) > self.cfg.sample_limit:
+    def _select(self, parsed: ParsedScrape, ts_ms: int) -> _Selected:
+        """Which samples are stored, under which series id, with which timestamp."""
+        all_ids, added = self.cache.lookup(parsed.keys, self.labeler)
+        keep = None if (all_ids >= 0).all() else np.flatnonzero(all_ids >= 0)
+        ids = all_ids if keep is None else all_ids[keep]
+        if self.cfg.sample_limit and len(ids) > self.cfg.sample_limit:
             raise ScrapeError("sample limit exceeded", limit="sample_limit")
-        uniq = dict.fromkeys(series)
         values = parsed.values if keep is None else parsed.values[keep]
         has_ts = parsed.has_timestamp if keep is None else parsed.has_timestamp[keep]
         if self.cfg.honor_timestamps and has_ts.any():
             ts = parsed.timestamps if keep is None else parsed.timestamps[keep]
             timestamps = np.where(has_ts, ts, ts_ms)
         else:
-            timestamps = np.full(len(series), ts_ms, dtype=np.int64)
+            timestamps = np.full(len(ids), ts_ms, dtype=np.int64)
             has_ts = None
-        kept_keys = keys if keep is None else [keys[i] for i in keep]
-        if len(uniq) != len(series):
+        if len(ids) and np.bincount(ids).max() > 1:
             # The same series twice in one scrape: keep the first, as Prometheus does.
-            first: dict[Labels, int] = {}
-            sel = [first.setdefault(s, i) == i for i, s in enumerate(series)]
-            self.telemetry.duplicate_series.labels(self._job).inc(len(series) - len(uniq))
-            idx = np.flatnonzero(sel)
-            series = [series[i] for i in idx]
-            kept_keys = [kept_keys[i] for i in idx]
-            values, timestamps = values[idx], timestamps[idx]
+            _, first = np.unique(ids, return_index=True)
+            first.sort()
+            self.telemetry.duplicate_series.labels(self._job).inc(len(ids) - len(first))
+            ids, values, timestamps = ids[first], values[first], timestamps[first]
             if has_ts is not None:
-                has_ts = has_ts[idx]
+                has_ts = has_ts[first]
         if has_ts is not None and not self.cfg.track_timestamps_staleness:
-            tracked = {k: s for k, s, t in zip(kept_keys, series, has_ts.tolist()) if not t}
+            tracked = ids[~has_ts]
         else:
-            tracked = dict(zip(kept_keys, series))
-        return (series, values, timestamps, tracked), len(series), added
+            tracked = ids
+        return _Selected(all_ids, ids, values, timestamps, tracked, added)
 
     def _build_batch(
-        self, parts, ts_ms, ok, duration, n_scraped, n_post, n_added, body_size, metadata
+        self, parsed: ParsedScrape | None, sel: _Selected | None, ts_ms: int, duration: float,
+        n_scraped: int, body_size: int,
     ) -> SampleBatch:
         series: list[Labels] = []
         values: list[np.ndarray] = []
         stamps: list[np.ndarray] = []
-        current: dict[str, Labels] = {}
-        if parts is not None:
-            s, v, t, current = parts
-            series.extend(s)
-            values.append(np.asarray(v, dtype=np.float64))
-            stamps.append(np.asarray(t, dtype=np.int64))
+        empty = np.zeros(0, dtype=np.int64)
+        if sel is not None and parsed is not None:
+            series = self.cache.series_of(sel.all_ids, sel.ids)
+            values.append(np.asarray(sel.values, dtype=np.float64))
+            stamps.append(np.asarray(sel.timestamps, dtype=np.int64))
+            gone = self.cache.commit(parsed.keys, sel.all_ids, sel.ids, sel.tracked)
+        else:
+            gone = self.cache.commit((), empty, empty, empty)
         # Stale markers for what the last scrape had and this one has not.
-        if self._prev:
-            present = set(series)
-            gone = [lab for k, lab in self._prev.items() if k not in current and lab not in present]
-            gone = list(dict.fromkeys(gone))
-            if gone:
-                series.extend(gone)
-                values.append(np.full(len(gone), STALE_NAN))
-                stamps.append(np.full(len(gone), ts_ms, dtype=np.int64))
-        self._prev = current
-        if len(self._cache) > 2 * len(current) + 1000:
-            self._cache = {k: self._cache[k] for k in current}
+        if len(gone):
+            series.extend(self.cache.labels_of(gone))
+            values.append(np.full(len(gone), STALE_NAN))
+            stamps.append(np.full(len(gone), ts_ms, dtype=np.int64))
+        ok = sel is not None
+        n_post = len(sel.ids) if ok else 0
         report = {
             "up": 1.0 if ok else 0.0,
             "scrape_duration_seconds": duration,
             "scrape_samples_scraped": float(n_scraped),
             "scrape_samples_post_metric_relabeling": float(n_post),
-            "scrape_series_added": float(n_added),
+            "scrape_series_added": float(sel.added if ok else 0),
         }
         if self.cfg.extra_scrape_metrics:
             report["scrape_timeout_seconds"] = self.timeout
@@ -406,7 +408,7 @@ class ScrapeLoop:
         series.extend(self._report_labels[n] for n in report)
         values.append(np.fromiter(report.values(), dtype=np.float64, count=len(report)))
         stamps.append(np.full(len(report), ts_ms, dtype=np.int64))
-        meta = dict(metadata)
+        meta = dict(parsed.metadata) if ok and parsed is not None else {}
         for n in report:
             meta.setdefault(n, REPORT_METADATA[n])
         return SampleBatch(
@@ -417,18 +419,63 @@ class ScrapeLoop:
             meta,
         )
 
-    def stale_batch(self, now: float) -> SampleBatch | None:
-        """Stale markers for every series of the last scrape and the synthetic
-        series: written when the target goes away."""
-        labels = list(dict.fromkeys(self._prev.values()))
-        if self.state.health != "unknown":
+    # --- staleness at the end of a target's run ---------------------------------------
+    async def end_of_run(self, successor: Callable[[], ScrapeLoop | None] = lambda: None) -> None:
+        """Prometheus's ``endOfRunStaleness``, for a stopped loop whose target went
+        away (or whose config changed in a way that changes labels).
+
+        Waits for when the next scrape would have been and takes that as the
+        stale markers' timestamp; waits one more interval and 10% (so that a
+        recreated target has scraped by then), then appends stale markers for
+        the series of the last scrape and the synthetic series. Series that a
+        ``successor`` loop for the same target has written since are left
+        alone: in Prometheus their markers would be out of order and refused.
+        Cancel the task to write nothing (manager shutdown, job removed)."""
+        await self.idle()
+        if not self._scraped or self.staleness_disabled or self._next_tick is None:
+            return
+        aio = asyncio.get_running_loop()
+        now = aio.time()
+        tick = self._next_tick
+        if tick < now:
+            tick = next_tick(tick - self.interval, self.interval, now)
+        await asyncio.sleep(tick - now)
+        stale_ms = int(self.clock() * 1000)
+        await asyncio.sleep(tick + self.interval - aio.time())
+        await asyncio.sleep(self.interval / 10)
+        if self.staleness_disabled:
+            return
+        succ = successor()
+        exclude = succ.written_labels() if succ is not None else frozenset()
+        batch = self.stale_batch(stale_ms, exclude)
+        if batch is None:
+            return
+        self.telemetry.end_of_run_stale_markers.labels(self._job).inc(len(batch))
+        try:
+            await asyncio.wrap_future((self.executor or _default_executor()).submit(self.appendable.append, batch))
+        except StorageError as e:
+            log.warning("could not write stale markers for %s: %s", self.url, e)
+
+    def written_labels(self) -> frozenset[Labels]:
+        """Every series this loop has written (its cache and, once it scraped, the synthetic ones)."""
+        out = set(self.cache.labels)
+        if self._scraped:
+            out.update(self._report_labels[n] for n in self._reported_names())
+        return frozenset(out)
+
+    def stale_batch(self, ts_ms: int, exclude: frozenset[Labels] | set[Labels] = frozenset()) -> SampleBatch | None:
+        """Stale markers at ``ts_ms`` for every series of the last scrape and the
+        synthetic series, except ``exclude``; the loop then tracks nothing."""
+        labels = self.cache.labels_of(self.cache.forget())
+        if self._scraped:
             labels.extend(self._report_labels[n] for n in self._reported_names())
+        if exclude:
+            labels = [lab for lab in labels if lab not in exclude]
         if not labels:
             return None
         n = len(labels)
-        self._prev = {}
         return SampleBatch(
-            labels, np.arange(n, dtype=np.int64), np.full(n, int(now * 1000), dtype=np.int64), np.full(n, STALE_NAN)
+            labels, np.arange(n, dtype=np.int64), np.full(n, ts_ms, dtype=np.int64), np.full(n, STALE_NAN)
         )
 
     def _reported_names(self) -> list[str]:
@@ -438,5 +485,11 @@ class ScrapeLoop:
             base += ["scrape_timeout_seconds", "scrape_sample_limit", "scrape_body_size_bytes"]
         return base
 
-    def stop(self) -> None:
-        self._stopped = True
+
+class _Selected(NamedTuple):
+    all_ids: np.ndarray  # per parsed sample: series id or DROPPED
+    ids: np.ndarray  # per stored sample
+    values: np.ndarray
+    timestamps: np.ndarray
+    tracked: np.ndarray  # ids taking part in staleness
+    added: int

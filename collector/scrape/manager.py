@@ -2,19 +2,27 @@
 
 One asyncio event loop (in its own thread) runs every target's loop; HTTP is
 ``httpx.AsyncClient``, one per job (its auth, TLS and proxy). A thousand
-targets are a thousand sleeping coroutines, not a thousand threads; parsing
-and labeling are CPU-bound and run on the loop, appends run in a worker
-thread so a slow ``fsync`` never delays other scrapes::
+targets are a thousand sleeping coroutines, not a thousand threads. Parsing,
+labeling and appending are CPU-bound and run in a small worker pool, so a huge
+target never delays the scrapes of others::
 
     mgr = ScrapeManager(storage, registry=None)
     mgr.start()
     mgr.apply_config(cfg.scrape_configs, cfg.global_)
     mgr.active_targets()   # the shape of /api/v1/targets
-    mgr.stop()             # stale markers for every series, then stop
+    mgr.stop()
 
-Reload keeps the loops of jobs whose config did not change; a changed job
-gets new loops that continue the old ones' staleness tracking, like
-Prometheus's ``scrapePool.reload``.
+Staleness follows Prometheus exactly. A target that leaves discovery gets
+stale markers for its series stamped with the time its next scrape would have
+had, written one interval and 10% later (``ScrapeLoop.end_of_run``), unless
+the target came back meanwhile. Removing a whole job, or stopping the manager,
+writes none: Prometheus presumes a restart that picks up where it stopped.
+
+Reload keeps the loops of jobs whose config did not change. A changed job gets
+new loops; when the change cannot alter any series' labels (only interval,
+timeout, sample_limit or HTTP client settings changed: Prometheus's
+``reusableCache``), they take over the old loops' caches and staleness
+tracking; otherwise the old loops end their run as above.
 """
 
 from __future__ import annotations
@@ -35,9 +43,10 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from collector.scrape.config import ScrapeConfig
 from collector.scrape.discovery import FileDiscovery, TargetGroup, static_groups
 from collector.scrape.loop import ScrapeLoop
+from collector.scrape.schedule import DEFAULT_TIMESTAMP_TOLERANCE
 from collector.scrape.target import Target, populate_labels
 from collector.scrape.telemetry import ScrapeTelemetry
-from spyglass.configtypes import GlobalConfig
+from spyglass.configtypes import GlobalConfig, HTTPClientConfig
 from storage.interface import Appendable, StorageError
 from storage.labels import Labels
 
@@ -96,13 +105,25 @@ def _target_key(t: Target) -> tuple[Labels, str]:
     return (t.labels, t.url())
 
 
+# Settings that cannot change the labels of any scraped series.
+_CACHE_NEUTRAL = {"scrape_interval", "scrape_timeout", "sample_limit", *HTTPClientConfig.model_fields}
+
+
+def reusable_cache(old: ScrapeConfig, new: ScrapeConfig) -> bool:
+    """Prometheus's ``reusableCache``: the configs differ only in settings that
+    leave every series' labels as they were, so new loops may keep the caches."""
+    return old.model_dump(exclude=_CACHE_NEUTRAL) == new.model_dump(exclude=_CACHE_NEUTRAL)
+
+
 class ScrapePool:
     """The targets and loops of one job."""
 
     def __init__(self, cfg: ScrapeConfig, mgr: ScrapeManager):
         self.cfg = cfg
         self.mgr = mgr
-        self.client = httpx.AsyncClient(timeout=None, **cfg.httpx_kwargs())
+        # HTTP/2 is negotiated with ALPN on TLS connections (as Go's client does);
+        # plain-http targets are scraped with HTTP/1.1 either way.
+        self.client = httpx.AsyncClient(timeout=None, http2=cfg.enable_http2, **cfg.httpx_kwargs())
         self.static = static_groups(cfg)
         self.files = [FileDiscovery(f, mgr.base_dir) for f in cfg.file_sd_configs]
         self.loops: dict[tuple[Labels, str], tuple[ScrapeLoop, asyncio.Task]] = {}
@@ -132,33 +153,42 @@ class ScrapePool:
         keep = self.cfg.keep_dropped_targets
         return list(targets.values()), (dropped[:keep] if keep else dropped)
 
-    async def sync(self, adopt_from: ScrapePool | None = None) -> None:
+    async def sync(self, previous: dict | None = None, reusable: bool = False) -> None:
+        """Start and stop loops to match the discovered targets. ``previous``:
+        the (stopped) loops of this job's former pool; with ``reusable`` the new
+        loops take over their caches, else they end their run."""
         targets, self.dropped = self.targets()
         tel = self.mgr.telemetry
         tel.targets.labels(self.cfg.job_name).set(len(targets))
         tel.dropped_targets.labels(self.cfg.job_name).set(len(self.dropped))
         wanted = {_target_key(t): t for t in targets}
         for key in [k for k in self.loops if k not in wanted]:
-            await self._stop_loop(key, stale=True)
+            await self._retire(key)
         limit = self.cfg.target_limit
         forced = (
             f"target_limit exceeded (number of targets: {len(wanted)}, limit: {limit})"
             if limit and len(wanted) > limit
             else None
         )
+        # A new loop continues the old one that wrote the same series (same
+        # sample labels and URL; the target's `__scrape_interval__` may differ).
+        previous = {(lp.target.public_labels, lp.url): lp for lp in (previous or {}).values()}
         for key, target in wanted.items():
             if key not in self.loops:
                 loop = ScrapeLoop(
                     target, self.cfg, self.client, self.mgr.appendable, tel,
                     clock=self.mgr.clock, offset_seed=self.mgr.offset_seed,
+                    executor=self.mgr.executor, timestamp_tolerance=self.mgr.timestamp_tolerance,
                 )
-                if adopt_from is not None:
-                    old = adopt_from.loops.get(key)
+                if reusable:
+                    old = previous.pop((target.public_labels, loop.url), None)
                     if old is not None:
-                        loop.adopt(old[0])
+                        loop.adopt(old)
                 task = asyncio.create_task(loop.run(), name=f"scrape {target.url()}")
                 self.loops[key] = (loop, task)
             self.loops[key][0].forced_error = forced
+        for old in previous.values():
+            self.mgr.end_of_run(self.cfg.job_name, old)
 
     async def watch(self, poll: float) -> None:
         """Poll file discovery and resync when groups change."""
@@ -177,28 +207,23 @@ class ScrapePool:
         if changed:
             await self.sync()
 
-    async def _stop_loop(self, key, stale: bool) -> None:
+    async def _retire(self, key) -> None:
+        """The target went away: stop its loop; its stale markers come later."""
         loop, task = self.loops.pop(key)
-        loop.stop()
-        task.cancel()
-        try:
-            await task
-        except (asyncio.CancelledError, Exception):
-            pass
-        if stale:
-            batch = loop.stale_batch(self.mgr.clock())
-            if batch is not None:
-                try:
-                    await asyncio.get_running_loop().run_in_executor(None, self.mgr.appendable.append, batch)
-                except StorageError as e:
-                    log.warning("could not write stale markers for %s: %s", loop.url, e)
+        await _halt(loop, task)
+        self.mgr.end_of_run(self.cfg.job_name, loop)
 
-    async def stop(self, stale: bool) -> None:
+    async def halt(self) -> dict:
+        """Stop every loop (no stale markers) and the client; the loops, by target key."""
         if self._watch is not None:
             self._watch.cancel()
-        for key in list(self.loops):
-            await self._stop_loop(key, stale)
+        loops = {}
+        for key, (loop, task) in list(self.loops.items()):
+            await _halt(loop, task)
+            loops[key] = loop
+        self.loops.clear()
         await self.client.aclose()
+        return loops
 
     def health(self) -> list[TargetHealth]:
         out = []
@@ -222,6 +247,16 @@ class ScrapePool:
         return sorted(out, key=lambda h: h.scrape_url)
 
 
+async def _halt(loop: ScrapeLoop, task: asyncio.Task) -> None:
+    loop.stop()
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
+    await loop.idle()  # a worker may still be appending its last scrape
+
+
 class ScrapeManager:
     """Runs the scrape pools of a ``scrape_configs`` list; thread-safe public API."""
 
@@ -234,17 +269,26 @@ class ScrapeManager:
         base_dir: str = ".",
         file_poll_interval: float = 1.0,
         offset_seed: int = 0,
+        workers: int = 4,
+        timestamp_tolerance: float = DEFAULT_TIMESTAMP_TOLERANCE,
     ):
         """``base_dir`` resolves relative file_sd paths (the config file's folder);
         ``offset_seed`` shifts every target's phase (Prometheus seeds it with the
-        external labels so that HA pairs do not scrape in lockstep)."""
+        external labels so that HA pairs do not scrape in lockstep); ``workers``
+        threads parse and append scrapes; ``timestamp_tolerance`` (seconds, at
+        most 1% of the interval) is how late a scrape may start and still be
+        stamped with its scheduled time."""
         self.appendable = appendable
         self.telemetry = ScrapeTelemetry(registry)
         self.clock = clock
         self.base_dir = base_dir
         self.file_poll_interval = file_poll_interval
         self.offset_seed = offset_seed
+        self.workers = workers
+        self.timestamp_tolerance = timestamp_tolerance
+        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.pools: dict[str, ScrapePool] = {}
+        self._end_of_run: dict[str, set[asyncio.Task]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -254,7 +298,9 @@ class ScrapeManager:
         if self._thread is not None:
             return
         self._loop = asyncio.new_event_loop()
-        self._loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(4, "scrape-append"))
+        # discovery file reads; scrapes have their own pool
+        self._loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(2, "spyglass-scrape-io"))
+        self.executor = concurrent.futures.ThreadPoolExecutor(self.workers, "spyglass-scrape-worker")
         ready = threading.Event()
 
         def run():
@@ -271,8 +317,10 @@ class ScrapeManager:
             raise RuntimeError("ScrapeManager.start() was not called")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def stop(self, stale_markers: bool = True) -> None:
-        """Stop every loop; by default write stale markers for all scraped series."""
+    def stop(self, stale_markers: bool = False) -> None:
+        """Stop every loop. Like Prometheus, write no stale markers (a restart
+        continues the series); ``stale_markers=True`` writes them now for every
+        series, for a collector that goes away for good."""
         if self._loop is None:
             return
         with self._lock:
@@ -280,13 +328,60 @@ class ScrapeManager:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+        self.executor = None
         self._loop = None
         self._thread = None
 
     async def _stop_all(self, stale: bool) -> None:
+        for job in list(self._end_of_run):
+            await self._cancel_end_of_run(job)
         for pool in list(self.pools.values()):
-            await pool.stop(stale)
+            loops = await pool.halt()
+            if stale:
+                ts_ms = int(self.clock() * 1000)
+                for loop in loops.values():
+                    batch = loop.stale_batch(ts_ms)
+                    if batch is None:
+                        continue
+                    try:
+                        await asyncio.get_running_loop().run_in_executor(self.executor, self.appendable.append, batch)
+                    except StorageError as e:
+                        log.warning("could not write stale markers for %s: %s", loop.url, e)
         self.pools.clear()
+
+    # --- end of a target's run ------------------------------------------------------
+    def end_of_run(self, job: str, loop: ScrapeLoop) -> None:
+        """Schedule a stopped loop's delayed stale markers (event-loop thread only)."""
+        public = loop.target.public_labels
+        task = asyncio.create_task(
+            loop.end_of_run(lambda: self._successor(job, public)), name=f"end of run {loop.url}"
+        )
+        tasks = self._end_of_run.setdefault(job, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _successor(self, job: str, public: Labels) -> ScrapeLoop | None:
+        """The running loop of ``job`` that writes series with these sample labels
+        (a target that came back, or the same target under a new config)."""
+        pool = self.pools.get(job)
+        if pool is None:
+            return None
+        for loop, _ in pool.loops.values():
+            if loop.target.public_labels == public:
+                return loop
+        return None
+
+    async def _cancel_end_of_run(self, job: str) -> None:
+        tasks = self._end_of_run.pop(job, set())
+        for t in tasks:
+            t.cancel()
+        for t in list(tasks):
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
 
     # --- config ----------------------------------------------------------------------
     def apply_config(self, scrape_configs: Sequence[ScrapeConfig], global_config: GlobalConfig | None = None) -> None:
@@ -305,21 +400,22 @@ class ScrapeManager:
     async def _apply(self, configs: list[ScrapeConfig]) -> None:
         new = {c.job_name: c for c in configs}
         for name in [n for n in self.pools if n not in new]:
-            await self.pools.pop(name).stop(stale=True)
+            # A removed job writes no stale markers, as in Prometheus (the pool's
+            # context is cancelled); its pending end-of-run markers are dropped too.
+            await self._cancel_end_of_run(name)
+            await self.pools.pop(name).halt()
         for name, cfg in new.items():
             old = self.pools.get(name)
             if old is not None and old.cfg == cfg:
                 continue  # unchanged: its loops keep running undisturbed
+            previous = await old.halt() if old is not None else None
             pool = ScrapePool(cfg, self)
             for f in pool.files:
                 await asyncio.get_running_loop().run_in_executor(None, f.poll, self.clock())
-            await pool.sync(adopt_from=old)
-            if old is not None:
-                await old.stop(stale=False)  # the new loops carry on its staleness tracking
-                # series the new config no longer produces go stale at the next scrape
+            self.pools[name] = pool
+            await pool.sync(previous, reusable=old is not None and reusable_cache(old.cfg, cfg))
             if pool.files:
                 pool._watch = asyncio.create_task(pool.watch(self.file_poll_interval))
-            self.pools[name] = pool
 
     def refresh_discovery(self) -> None:
         """Re-read target files now (tests and SIGHUP); normally polled."""

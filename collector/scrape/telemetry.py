@@ -53,6 +53,10 @@ class ScrapeTelemetry:
             "spyglass_scrape_discovery_errors_total",
             "Target files that could not be read or parsed.", ["job"], registry=r,
         )
+        self.end_of_run_stale_markers = Counter(
+            "spyglass_scrape_end_of_run_stale_markers_total",
+            "Stale markers written one interval after a target went away, per job.", ["job"], registry=r,
+        )
         self.reloads = Counter(
             "spyglass_scrape_reloads_total", "Configurations applied.", registry=r
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,7 +14,8 @@ import pytest
 
 @dataclass
 class Reply:
-    body: bytes | str = b""
+    # bytes, or a function of the request's number (0, 1, ...) for bodies that change
+    body: bytes | str | Callable[[int], bytes] = b""
     status: int = 200
     content_type: str | None = "text/plain; version=0.0.4; charset=utf-8"
     delay: float = 0.0
@@ -27,6 +29,7 @@ class FakeTarget:
     port: int = 0
     replies: dict[str, Reply] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    arrivals: list[tuple[str, float]] = field(default_factory=list)  # (path, time.monotonic())
     auth: str | None = None  # required Authorization header value
 
     @property
@@ -43,6 +46,7 @@ def fake_target():
             pass
 
         def do_GET(self):
+            state.arrivals.append((self.path, time.monotonic()))
             state.requests.append((self.path, dict(self.headers)))
             if state.auth is not None and self.headers.get("Authorization") != state.auth:
                 self.send_response(401)
@@ -57,7 +61,10 @@ def fake_target():
                 return
             if reply.delay:
                 time.sleep(reply.delay)
-            body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+            body = reply.body
+            if callable(body):
+                body = body(sum(1 for p, _ in state.requests if p == self.path) - 1)
+            body = body.encode() if isinstance(body, str) else body
             self.send_response(reply.status)
             if reply.content_type:
                 self.send_header("Content-Type", reply.content_type)

@@ -226,15 +226,19 @@ def test_real_kubelet_corpora(path):
 
 
 def test_parser_speed_on_largest_corpus():
-    """Guards the hot path against a regression to per-character Python parsing."""
+    """Guards the hot path: a real kubelet body takes the numpy path (≈0.8 µs per
+    sample of CPU here; the regex path takes ≈4.5 µs)."""
+    from collector.scrape.textsplit import split_canonical
+
     body = max(_corpus_files(), key=lambda p: p.stat().st_size).read_bytes() * 5
+    assert split_canonical(body) is not None
     best = math.inf
     for _ in range(3):
-        t = time.perf_counter()
+        t = time.process_time()  # CPU time: other engineers' load does not count
         p = parse(body)
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.process_time() - t)
     per_sample_us = best / len(p) * 1e6
-    assert per_sample_us < 40, f"{per_sample_us:.1f} µs per sample"
+    assert per_sample_us < 3, f"{per_sample_us:.1f} µs per sample"
 
 
 @pytest.mark.peer

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from collector.scrape.cache import DROPPED
 from collector.scrape.config import ScrapeConfig
 from collector.scrape.loop import ScrapeLoop, accept_header
 from collector.scrape.target import populate_labels
@@ -230,7 +231,7 @@ def test_metric_relabeling_and_series_cache(fake_target):
     scrape(loop, times=2, clock=loop.clock)
     assert {lab.name for lab in series(store)} >= {"keep_me"}
     assert "go_gc" not in {lab.name for lab in series(store)}
-    assert loop._cache['go_gc'] is None  # the drop decision is cached
+    assert loop.cache.ids["go_gc"] == DROPPED  # the drop decision is cached
     inst = fake_target.address
     assert value(store, f'scrape_series_added{{job="j",instance="{inst}"}}') == 0.0  # second scrape: cached
 
@@ -292,7 +293,7 @@ def test_stale_batch_on_target_removal(fake_target):
     store = MemoryStorage()
     loop, _ = make_loop(fake_target, store)
     scrape(loop)
-    batch = loop.stale_batch(loop.clock() + 1)
+    batch = loop.stale_batch(int(loop.clock() * 1000) + 1000)
     store.append(batch)
     inst = fake_target.address
     for name in ("a", "up", "scrape_duration_seconds"):
@@ -321,3 +322,13 @@ def test_duplicate_series_keep_first(fake_target):
     assert vs.tolist() == [1.0]
     assert tel.duplicate_series.labels("j")._value.get() == 1
     assert np.all(np.isfinite(vs))
+
+
+def test_metric_relabeling_that_drops_the_name_fails_the_scrape(fake_target):
+    fake_target.replies["/metrics"] = Reply('a{x="1"} 1\n')
+    store = MemoryStorage()
+    loop, tel = make_loop(fake_target, store, metric_relabel_configs=[{"action": "labeldrop", "regex": "__name__"}])
+    scrape(loop)
+    assert loop.state.health == "down"
+    assert loop.state.last_error == "missing metric name (__name__ label)"
+    assert "a" not in {lab.name for lab in series(store)}

@@ -61,8 +61,8 @@ def test_file_sd_targets_come_and_go_with_stale_markers(manager, fake_target, tm
     assert "__meta_filepath" not in t.labels
     f.write_text("[]")
     wait_for(lambda: not m.active_targets())
-    _, vs = select(store, "a")[lab]
-    assert is_stale(vs)[-1]
+    # written one interval after the next would-be scrape (see test_staleness)
+    wait_for(lambda: is_stale(select(store, "a")[lab][1])[-1], timeout=5)
     up = Labels.from_dict({"__name__": "up", "job": "j", "instance": fake_target.address, "env": "test"})
     assert is_stale(select(store, "up")[up][1])[-1]
 
