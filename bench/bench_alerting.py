@@ -62,8 +62,14 @@ class _Hook:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+        class Server(ThreadingHTTPServer):
+            # Alertmanager opens one connection per group at once; the default
+            # backlog of 5 would make it wait for SYN retransmits.
+            request_queue_size = 512
+            daemon_threads = True
+
         self.port = _free_port()
-        self.srv = ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        self.srv = Server(("127.0.0.1", self.port), H)
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def wait(self, keys, timeout=30.0) -> bool:

@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from agent.hostmetrics import HostMetricsConfig
 from collector.receivers.limits import IngestLimits
 from collector.receivers.otlp import OTLPOptions
+from collector.relabel import RelabelConfig
 from collector.scrape.config import ScrapeConfig
 from spyglass.configtypes import ConfigModel, Duration, GlobalConfig, HTTPClientConfig
 from spyglass.yamlpos import line_of, load_with_positions
@@ -179,7 +180,6 @@ class AlertmanagerEndpointConfig(HTTPClientConfig):
     path_prefix: str = "/"
     timeout: Duration = 10.0
     api_version: str = "v2"
-    relabel_configs: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("api_version")
     @classmethod
@@ -192,8 +192,14 @@ class AlertmanagerEndpointConfig(HTTPClientConfig):
 class AlertingConfig(ConfigModel):
     """Prometheus's ``alerting`` section: where firing alerts are sent."""
 
-    alert_relabel_configs: list[dict[str, Any]] = Field(default_factory=list)
+    # Relabeling applied to every alert before it is sent (to the built-in notifier too).
+    alert_relabel_configs: list[RelabelConfig] = Field(default_factory=list)
+    # External Alertmanagers to forward alerts to (API v2), as in prometheus.yml.
     alertmanagers: list[AlertmanagerEndpointConfig] = Field(default_factory=list)
+    # Send alerts to the built-in notification pipeline (alertmanager_config) as well.
+    builtin_notifier: bool = True
+    # Allow webhook/chat targets that resolve to link-local or cloud-metadata addresses.
+    allow_link_local_targets: bool = False
 
 
 class HostMetricsSection(HostMetricsConfig):

@@ -105,8 +105,10 @@ class Stack:
         self.appendable = None
         self.engine = None
         self.rules = None
-        # callables taking a list of alerts (rule manager → notifier / Alertmanagers)
-        self.alert_sinks: list[Callable[[list], None]] = []
+        self.notifier = None
+        self.forwarder = None
+        # (name, notify(expr, alerts)): where the rule manager's alerts go
+        self.alert_sinks: list[tuple[str, Callable[[str, list], None]]] = []
         self.app = self._build_app()
 
     # --- building ---------------------------------------------------------------
@@ -153,6 +155,7 @@ class Stack:
         if "hostmetrics" in self.options.roles and c.host_metrics.enabled:
             self._start_host_metrics()
         if "alerting" in self.options.roles:
+            self._start_notifications()
             self._start_rules()
         self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
                                max_instances=1, coalesce=True)
@@ -283,15 +286,81 @@ class Stack:
         self._stoppers.append(("rules", self.rules.stop))
 
     def _send_alerts(self, expr: str, alerts: list) -> None:
-        """Where the rule manager's alerts go: the built-in notifier and/or Alertmanagers."""
-        from alerting.rules.rule import add_external_labels
+        """Where the rule manager's alerts go, as Prometheus's notifier does it: external
+        labels, then alert_relabel_configs, then the built-in notifier and/or Alertmanagers."""
+        from alerting.rules.rule import NotifierAlert, add_external_labels
+        from collector.relabel import relabel
 
         alerts = add_external_labels(alerts, self.config.global_.external_labels)
-        for sink in self.alert_sinks:
+        rules = self.config.alerting.alert_relabel_configs
+        if rules:
+            kept = []
+            for a in alerts:
+                ls = relabel(a.labels, rules)
+                if ls is not None and ls.num_labels():
+                    kept.append(NotifierAlert(ls, a.annotations, a.starts_at_ms, a.ends_at_ms, a.generator_url))
+            alerts = kept
+        for name, sink in self.alert_sinks:
             try:
-                sink(alerts)
+                sink(expr, alerts)
             except Exception:
-                log.exception("sending alerts failed", extra={"sink": getattr(sink, "__name__", "?")})
+                log.exception("sending alerts failed", extra={"sink": name})
+
+    def alertmanager_config_path(self) -> str | None:
+        p = self.options.alertmanager_config or self.config.alertmanager_config
+        if p and not os.path.isabs(p) and not self.options.alertmanager_config:
+            p = os.path.join(self.config_dir, p)
+        return p
+
+    def _load_alertmanager_config(self):
+        from alerting.notify import ConfigError as AMConfigError
+        from alerting.notify import load_config as load_am_config
+        from alerting.notify import parse_config as parse_am_config
+
+        path = self.alertmanager_config_path()
+        try:
+            if path:
+                return load_am_config(path)
+            # no alertmanager.yml: alerts are grouped and shown, and silences work, but
+            # nothing is sent anywhere until a receiver is configured
+            return parse_am_config("route:\n  receiver: default\nreceivers:\n  - name: default\n")
+        except AMConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+
+    def _start_notifications(self) -> None:
+        from alerting.api import router as alertmanager_router
+        from alerting.notify import Notifier
+
+        c = self.config
+        if c.alerting.builtin_notifier:
+            self.notifier = Notifier(
+                self._load_alertmanager_config(), os.path.join(self.data_dir, "alertmanager"),
+                registry=self.registry, external_url=self.external_url,
+                allow_link_local_targets=c.alerting.allow_link_local_targets,
+            )
+            self.notifier.start()
+            self._stoppers.append(("notifier", self.notifier.shutdown))
+            self.app.include_router(alertmanager_router(self.notifier))
+            self.alert_sinks.append(("notifier", self.notifier.notify))
+        self._set_forwarder(c)
+        self._stoppers.append(("alertmanager-forwarder", lambda: self.forwarder and self.forwarder.stop()))
+
+    def _set_forwarder(self, c: SpyglassConfig) -> None:
+        """(Re)create the forwarder to external Alertmanagers when their config changed."""
+        from alerting.notify.forward import AlertmanagerForwarder, targets_from_prometheus
+
+        if self.forwarder is not None and self._forwarder_cfg == c.alerting.alertmanagers:
+            return
+        if self.forwarder is not None:
+            self.forwarder.stop()
+            self.alert_sinks = [s for s in self.alert_sinks if s[0] != "alertmanagers"]
+            self.forwarder = None
+        self._forwarder_cfg = c.alerting.alertmanagers
+        if c.alerting.alertmanagers:
+            self.forwarder = AlertmanagerForwarder(targets_from_prometheus(c.alerting.alertmanagers),
+                                                   registry=self.registry)
+            self.forwarder.start()
+            self.alert_sinks.append(("alertmanagers", self.forwarder.notify))
 
     def _start_host_metrics(self) -> None:
         from agent.hostmetrics import HostMetrics
@@ -407,6 +476,15 @@ class Stack:
                 self.rules.update(self.rule_globs(new))
             except RuleLoadError as e:
                 raise ConfigError("\n".join(e.errors)) from None
+        if self.notifier is not None:
+            old, self.config = self.config, new  # the path may be relative to the new config
+            try:
+                am = self._load_alertmanager_config()
+            finally:
+                self.config = old
+            self.notifier.reload(am)
+        if "alerting" in self.options.roles:
+            self._set_forwarder(new)
         self.remote.apply_config(new.remote_write, new.global_.external_labels)
         self.scrape.apply_config(new.scrape_configs, new.global_)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from alerting.notify.alert import Alert
 from alerting.notify.matchers import Matcher, MatcherError, MatchType, compile_regex, parse_matcher
@@ -279,7 +280,8 @@ def router(notifier: Notifier, prefix: str = "/api/v2") -> APIRouter:
         if sil.ends_at.ns < notifier.clock.now_ns():
             return _error("Failed to create silence: end time can't be in the past", 400)
         try:
-            sid = notifier.silences.set(sil)
+            # Setting a silence fsyncs its record: keep that off the event loop.
+            sid = await run_in_threadpool(notifier.silences.set, sil)
         except SilenceNotFound as e:
             return _error(str(e), 404)
         except InvalidSilence as e:

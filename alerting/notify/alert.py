@@ -189,3 +189,13 @@ class PostableAlert(NamedTuple):
         if not isinstance(gen, str):
             raise ValueError("generatorURL must be a string")
         return cls(dict(labels), dict(ann), d.get("startsAt"), d.get("endsAt"), gen)
+
+
+def to_postable(raw: Any) -> PostableAlert:
+    """A ``PostableAlert`` from itself, an API v2 JSON object, or anything with
+    ``to_api_v2()`` (the rule manager's ``NotifierAlert``)."""
+    if isinstance(raw, PostableAlert):
+        return raw
+    if hasattr(raw, "to_api_v2"):
+        raw = raw.to_api_v2()
+    return PostableAlert.from_json(raw)

@@ -103,6 +103,12 @@ class FakeClock:
         finally:
             handle.cancel()
 
+    def next_due(self) -> float | None:
+        """When the earliest pending timer fires (None when there is none)."""
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0].when if self._timers else None
+
     def pending(self) -> int:
         return sum(1 for t in self._timers if not t.cancelled)
 

@@ -17,6 +17,7 @@ loop the dispatcher was started in::
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -115,6 +116,10 @@ class Dispatcher:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
+    def busy(self) -> bool:
+        """Whether a flush is running."""
+        return any(not t.done() for t in self._tasks)
+
     async def idle(self) -> None:
         """Wait until no flush is running (tests use this between steps)."""
         while True:
@@ -193,7 +198,9 @@ class Dispatcher:
                 return
             now_ns = int(round(now * 1e9))
             snapshot = []
-            for a in g.alerts.values():
+            with self._lock:
+                current = list(g.alerts.values())
+            for a in current:
                 # Alerts must not resolve as time moves on during the flush.
                 snapshot.append(a if a.resolved_at(now_ns) else a.with_(ends_at=ZERO))
             alerts = sort_alerts(snapshot)
@@ -216,10 +223,11 @@ class Dispatcher:
                 log.exception("flush of %s failed", g.key)
                 ok = False
             if ok:
-                for a in alerts:
-                    got = g.alerts.get(a.fingerprint)
-                    if got is not None and a.resolved_at(now_ns) and got.updated_at == a.updated_at:
-                        del g.alerts[a.fingerprint]
+                with self._lock:  # API readers iterate g.alerts
+                    for a in alerts:
+                        got = g.alerts.get(a.fingerprint)
+                        if got is not None and a.resolved_at(now_ns) and got.updated_at == a.updated_at:
+                            del g.alerts[a.fingerprint]
         finally:
             g.flushing = False
             if g.pending and not self._stopped:
@@ -260,8 +268,6 @@ class Dispatcher:
             for a in keep:
                 receivers.setdefault(a.fingerprint, []).append(g.route.opts.receiver)
             out.append(GroupSnapshot(g.labels, g.route.opts.receiver, g.route, tuple(sort_alerts(keep)), g.key))
-
-        import functools
 
         def cmp(x: GroupSnapshot, y: GroupSnapshot) -> int:
             if x.labels == y.labels:

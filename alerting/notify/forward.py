@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry
 
-from alerting.notify.alert import PostableAlert
+from alerting.notify.alert import PostableAlert, to_postable
 from alerting.notify.telemetry import NotifyTelemetry
 from alerting.notify.wire import GoTime
 from spyglass.configtypes import HTTPClientConfig
@@ -121,8 +121,7 @@ class AlertmanagerForwarder:
             c.close()
 
     def send(self, alerts: Iterable[PostableAlert | Mapping[str, Any]]) -> None:
-        items = [alert_to_json(a if isinstance(a, PostableAlert) else PostableAlert.from_json(a), self._ext)
-                 for a in alerts]
+        items = [alert_to_json(to_postable(a), self._ext) for a in alerts]
         with self._cv:
             if len(items) > self._cap:
                 dropped = len(items) - self._cap
@@ -137,6 +136,10 @@ class AlertmanagerForwarder:
             self._queue.extend(items)
             self._tel.forward_queue.set(len(self._queue))
             self._cv.notify_all()
+
+    def notify(self, expr: str, alerts: Iterable[Any]) -> None:
+        """The rule manager's ``NotifyFunc``."""
+        self.send(alerts)
 
     def queue_length(self) -> int:
         with self._cv:

@@ -22,13 +22,12 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from alerting.notify.alert import Alert, PostableAlert
+from alerting.notify.alert import Alert, PostableAlert, to_postable
 from alerting.notify.clock import Clock, SystemClock, TimerHandle
 from alerting.notify.config import AlertmanagerConfig
 from alerting.notify.dispatch import Dispatcher, GroupSnapshot
@@ -39,8 +38,7 @@ from alerting.notify.receivers import build_integrations
 from alerting.notify.receivers.base import HTTPClientFactory, IntegrationDeps, default_client_factory
 from alerting.notify.receivers.netguard import AddressGuard
 from alerting.notify.route import Route
-from alerting.notify.silence import (STATE_ACTIVE, STATE_EXPIRED, STATE_PENDING, Silence, Silencer,
-                                     Silences)
+from alerting.notify.silence import STATE_ACTIVE, STATE_EXPIRED, STATE_PENDING, Silencer, Silences
 from alerting.notify.store import STATE_ACTIVE as A_ACTIVE
 from alerting.notify.store import STATE_SUPPRESSED, STATE_UNPROCESSED, AlertStatus, AlertStore, Marker
 from alerting.notify.telemetry import NotifyTelemetry
@@ -99,6 +97,7 @@ class Notifier:
         self._rt: _Runtime | None = None
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._thread: threading.Thread | None = None
         self._timers: list[TimerHandle] = []
         self.started_at = GoTime(self.clock.now_ns(), 0)
@@ -151,6 +150,7 @@ class Notifier:
     async def start_async(self) -> None:
         """Start inside the running event loop."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         rt = self._build(self._config)
         self._activate(rt)
         self._schedule(ALERT_GC_INTERVAL, self._gc_alerts)
@@ -176,8 +176,8 @@ class Notifier:
         if self._loop is None:
             self._config = config
             return
-        if threading.get_ident() == getattr(self._thread, "ident", None):
-            raise RuntimeError("call reload_async from inside the notifier's loop")
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError("inside the notifier's event loop, await reload_async() instead")
         fut = asyncio.run_coroutine_threadsafe(self.reload_async(config), self._loop)
         fut.result(60)
 
@@ -249,6 +249,10 @@ class Notifier:
         self.nflog.gc()
         self.nflog.snapshot()
 
+    def busy(self) -> bool:
+        """Whether a flush is running (tests drive a fake clock until it is not)."""
+        return bool(self._rt and self._rt.dispatcher.busy())
+
     async def wait_idle(self) -> None:
         """Wait for running flushes to finish (tests)."""
         if self._rt:
@@ -264,7 +268,7 @@ class Notifier:
         errors: list[str] = []
         for raw in alerts:
             try:
-                pa = raw if isinstance(raw, PostableAlert) else PostableAlert.from_json(raw)
+                pa = to_postable(raw)
                 starts = GoTime.coerce(pa.starts_at)
                 ends = GoTime.coerce(pa.ends_at)
             except (ValueError, TypeError) as e:
@@ -289,6 +293,12 @@ class Notifier:
         if valid:
             self.store.put(valid)
         return errors
+
+    def notify(self, expr: str, alerts: Iterable[Any]) -> None:
+        """The rule manager's ``NotifyFunc``: alerts due for (re)sending after a rule ran."""
+        errors = self.put_alerts(alerts)
+        if errors:
+            log.warning("refused %d alerts of rule %r: %s", len(errors), expr, "; ".join(errors[:3]))
 
     # -- queries (the API uses these) -----------------------------------------------------
     @property

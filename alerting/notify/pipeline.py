@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from alerting.notify.alert import Alert
@@ -163,7 +163,7 @@ class Pipeline:
         entry = self._nflog.query(recv, ctx.group_key)
         if not needs_update(entry, set(firing), set(resolved), ctx.repeat_interval, integ.send_resolved, now):
             return True
-        ictx = _with(ctx, firing=firing, resolved=resolved)
+        ictx = replace(ctx, firing=firing, resolved=resolved)
         ok = await self._retry(ictx, integ, alerts, now)
         if ok:
             self._nflog.log(recv, ctx.group_key, firing, resolved, expiry=2 * ctx.repeat_interval)
@@ -219,9 +219,3 @@ class Pipeline:
                   attempt, last or "deadline exceeded")
         self._tel.notifications_failed.labels(name).inc()
         return False
-
-
-def _with(ctx: NotifyContext, **changes) -> NotifyContext:
-    from dataclasses import replace
-
-    return replace(ctx, **changes)

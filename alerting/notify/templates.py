@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import re2
 
 from alerting.notify.default_templates import DEFAULT_TEMPLATES
-from alerting.notify.gotimefmt import TemplateTime, go_format, in_zone
+from alerting.notify.gotimefmt import TemplateTime, in_zone
 from alerting.notify.matchers import compile_regex
 from alerting.notify.wire import NS, GoTime, go_json
 from alerting.template import Template, TemplateError

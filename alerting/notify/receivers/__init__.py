@@ -8,8 +8,8 @@ list of integrations, exactly as ``*_configs`` lists them::
 
 from __future__ import annotations
 
-from alerting.notify import config as cfgmod
 from alerting.notify.receivers.base import BaseIntegration, IntegrationDeps
+from alerting.notify.receivers.config import Receiver
 from alerting.notify.receivers.dingtalk import DingTalk
 from alerting.notify.receivers.email import Email
 from alerting.notify.receivers.feishu import Feishu
@@ -33,7 +33,7 @@ INTEGRATIONS: dict[str, type[BaseIntegration]] = {
 }
 
 
-def build_integrations(receiver: cfgmod.Receiver, deps: IntegrationDeps) -> list[BaseIntegration]:
+def build_integrations(receiver: Receiver, deps: IntegrationDeps) -> list[BaseIntegration]:
     out: list[BaseIntegration] = []
     for key, cls in INTEGRATIONS.items():
         for i, conf in enumerate(getattr(receiver, key)):

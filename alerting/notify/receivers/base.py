@@ -37,6 +37,7 @@ from spyglass.configtypes import HTTPClientConfig, read_secret_file
 
 USER_AGENT = "Spyglass-Alertmanager/0.1"
 DEFAULT_REQUEST_TIMEOUT = 30.0
+MIN_REQUEST_TIMEOUT = 5.0
 
 # (http_config) -> AsyncClient; the Notifier's `http_client` parameter.
 HTTPClientFactory = Callable[[HTTPClientConfig | None], httpx.AsyncClient]
@@ -168,10 +169,15 @@ class HTTPIntegration(BaseIntegration):
             self._client = None
 
     def _timeout(self, ctx: NotifyContext) -> float:
+        # The flush deadline bounds retries; one request that got its turn still
+        # gets a fair chance (at least MIN_REQUEST_TIMEOUT), and at most its own
+        # `timeout` when configured.
         left = ctx.deadline - self.deps.clock.now()
         own = getattr(self.conf, "timeout", 0) or 0
-        t = min(x for x in (left, own or float("inf"), DEFAULT_REQUEST_TIMEOUT * 4) if x > 0) if left > 0 else 0.0
-        return max(t, 0.001)
+        t = min(left, DEFAULT_REQUEST_TIMEOUT * 4)
+        if own:
+            t = min(t, own)
+        return max(t, min(own or MIN_REQUEST_TIMEOUT, MIN_REQUEST_TIMEOUT))
 
     async def post(self, url: str, ctx: NotifyContext, *, content: bytes,
                    headers: Mapping[str, str] | None = None, limit: bool = True) -> httpx.Response:
@@ -193,8 +199,7 @@ class HTTPIntegration(BaseIntegration):
             try:
                 return await self.client().post(url, content=content, headers=h, timeout=self._timeout(ctx))
             except httpx.HTTPError as e:
-                cause = e.__cause__ or e.__context__
-                if isinstance(cause, TargetRefused) or "link-local" in str(e) or "metadata" in str(e):
+                if _refused(e):
                     self.deps.telemetry.refused_targets.labels(self.name).inc()
                     raise NotifyError(str(e), retry=False) from None
                 raise NotifyError(f"{type(e).__name__}: {e} ({_redact(url)})", retry=True) from None
@@ -205,6 +210,18 @@ class HTTPIntegration(BaseIntegration):
         h = {"Content-Type": "application/json"}
         h.update(headers or {})
         return await self.post(url, ctx, content=body, headers=h, limit=limit)
+
+
+def _refused(e: BaseException) -> bool:
+    # The guarded backend raises from TargetRefused; httpcore and httpx wrap it.
+    seen = 0
+    cur: BaseException | None = e
+    while cur is not None and seen < 8:
+        if isinstance(cur, TargetRefused):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
 
 
 def _redact(url: str) -> str:

@@ -91,9 +91,14 @@ class Email(BaseIntegration):
                         "the STARTTLS extension", retry=True)
             if c.auth_username and smtp.has_extn("auth"):
                 password = read_secret(c.auth_password, c.auth_password_file)
-                if c.auth_secret and "CRAM-MD5" in smtp.esmtp_features.get("auth", "").upper():
+                offered = smtp.esmtp_features.get("auth", "").upper().split()
+                if c.auth_secret and "CRAM-MD5" in offered:
                     smtp.user, smtp.password = c.auth_username, c.auth_secret
                     smtp.auth("CRAM-MD5", smtp.auth_cram_md5)
+                elif c.auth_identity and "PLAIN" in offered:
+                    # PLAIN with an authorization identity, which smtplib.login cannot send.
+                    ident = f"{c.auth_identity}\0{c.auth_username}\0{password}"
+                    smtp.auth("PLAIN", lambda challenge=None: ident, initial_response_ok=True)
                 else:
                     smtp.login(c.auth_username, password)
             smtp.send_message(msg, from_addr=sender, to_addrs=rcpts)

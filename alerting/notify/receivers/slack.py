@@ -40,9 +40,11 @@ class Slack(HTTPIntegration):
             "text": r(c.text),
             "fallback": r(c.fallback),
             "callback_id": r(c.callback_id),
+            # Like Alertmanager, every field says whether it is short (the
+            # field's own setting, else short_fields).
             "fields": [
-                _omit({"title": r(f.title), "value": r(f.value),
-                       "short": f.short if f.short is not None else c.short_fields})
+                {**_omit({"title": r(f.title), "value": r(f.value)}),
+                 "short": f.short if f.short is not None else c.short_fields}
                 for f in c.fields
             ],
             "actions": [

@@ -240,3 +240,19 @@ def test_config_parser_only_raises_config_errors(doc):
         parse_config(yaml.safe_dump(doc))
     except ConfigError:
         pass
+
+
+def test_yaml_anchors_and_merge_keys():
+    c = cfg("""
+    route:
+      receiver: r
+      routes:
+      - &sub
+        receiver: r
+        group_wait: 5s
+        matchers: [a=b]
+      - <<: *sub
+        matchers: [a=c]
+    receivers: [{name: r}]
+    """)
+    assert c.route.routes[1].group_wait == 5 and str(c.route.routes[1].matchers) == '{a="c"}'

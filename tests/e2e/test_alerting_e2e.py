@@ -1,0 +1,133 @@
+"""Out of the box: `spyglass up --rules ... --alertmanager-config ...` evaluates rules and
+notifies a webhook; amtool talks to it; it also forwards to a real Alertmanager."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from tests.e2e.server import SpyglassProcess, wait_until
+from tests.util import free_port, peer_binary, wait_http
+
+pytestmark = [pytest.mark.slow]
+
+RULES = """
+groups:
+  - name: demo
+    interval: 1s
+    rules:
+      - alert: DemoAlwaysFiring
+        expr: vector(1)
+        labels: {severity: page, team: sre}
+        annotations: {summary: "it fires"}
+"""
+
+
+class Capture:
+    def __init__(self):
+        self.bodies: list[dict] = []
+        cap = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                cap.bodies.append(json.loads(self.rfile.read(n)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def capture():
+    c = Capture()
+    yield c
+    c.close()
+
+
+def test_rules_notify_a_webhook_out_of_the_box(tmp_path, capture):
+    (tmp_path / "rules.yml").write_text(RULES)
+    am = tmp_path / "alertmanager.yml"
+    am.write_text(f"""
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {capture.url}
+""")
+    spy = SpyglassProcess(tmp_path / "data", config_text="global: {evaluation_interval: 1s}\nbuiltin_rules: false\n",
+                          extra_args=["--no-host-metrics", "--rules", str(tmp_path / "rules.yml"),
+                                      "--alertmanager-config", str(am)]).start()
+    try:
+        body = wait_until(lambda: capture.bodies and capture.bodies[0], timeout=30, what="the webhook")
+        assert body["version"] == "4" and body["status"] == "firing" and body["receiver"] == "hook"
+        assert body["groupKey"] == '{}:{alertname="DemoAlwaysFiring"}'
+        alert = body["alerts"][0]
+        assert alert["labels"] == {"alertname": "DemoAlwaysFiring", "severity": "page", "team": "sre"}
+        assert alert["annotations"] == {"summary": "it fires"}
+        assert alert["generatorURL"].startswith(spy.url) and "/graph?g0.expr=vector%281%29" in alert["generatorURL"]
+
+        # the API v2 shows it, and amtool can silence it
+        alerts = httpx.get(spy.url + "/api/v2/alerts").json()
+        assert [a["labels"]["alertname"] for a in alerts] == ["DemoAlwaysFiring"]
+        amtool = peer_binary("amtool")
+        out = subprocess.run([amtool, f"--alertmanager.url={spy.url}", "silence", "add", "alertname=DemoAlwaysFiring",
+                              "--comment=e2e", "--author=test", "--duration=1h"], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        sid = out.stdout.strip()
+        q = subprocess.run([amtool, f"--alertmanager.url={spy.url}", "silence", "query", "-q"],
+                           capture_output=True, text=True, timeout=30)
+        assert q.stdout.split() == [sid]
+        wait_until(lambda: httpx.get(spy.url + "/api/v2/alerts").json()[0]["status"]["state"] == "suppressed",
+                   timeout=10, what="the alert to be silenced")
+    finally:
+        spy.stop()
+
+
+def test_forwarding_to_a_real_alertmanager(tmp_path, capture):
+    (tmp_path / "rules.yml").write_text(RULES)
+    am_port = free_port()
+    (tmp_path / "am.yml").write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    am = subprocess.Popen([peer_binary("prometheus-alertmanager"), f"--config.file={tmp_path / 'am.yml'}",
+                           f"--storage.path={tmp_path / 'am-data'}", f"--web.listen-address=127.0.0.1:{am_port}",
+                           "--cluster.listen-address="], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{am_port}/-/ready")
+        cfg = f"""
+global: {{evaluation_interval: 1s, external_labels: {{cluster: e2e}}}}
+builtin_rules: false
+rule_files: [{tmp_path / 'rules.yml'}]
+alerting:
+  alert_relabel_configs:
+    - {{source_labels: [team], target_label: owner}}
+  alertmanagers:
+    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]
+"""
+        with SpyglassProcess(tmp_path / "data", config_text=cfg, extra_args=["--no-host-metrics"]):
+            def received():
+                got = httpx.get(f"http://127.0.0.1:{am_port}/api/v2/alerts").json()
+                return got[0]["labels"] if got else None
+
+            labels = wait_until(received, timeout=30, what="the alert at the real Alertmanager")
+            assert labels == {"alertname": "DemoAlwaysFiring", "severity": "page", "team": "sre",
+                              "cluster": "e2e", "owner": "sre"}
+    finally:
+        am.terminate()
+        am.wait(10)
