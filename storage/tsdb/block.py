@@ -187,7 +187,8 @@ class BlockWriter:
         self.io = io or FileIO()
         self.ulid = ulid or new_ulid()
         self.data_dir = data_dir
-        self.min_time, self.max_time = min_time, max_time
+        # int64 bounds: a range reaching past the last representable millisecond ends there
+        self.min_time, self.max_time = min_time, min(max_time, (1 << 63) - 1)
         self.tmp = os.path.join(data_dir, self.ulid + TMP_CREATION)
         self.io.remove_tree(self.tmp)
         self.io.mkdir(self.tmp)
@@ -304,10 +305,12 @@ def _mmap(path: str):
 
 
 class BlockIndex:
-    """Symbols, series labels and postings of a block (a ``LabelIndex``)."""
+    """Symbols, series labels and postings of a block (a ``LabelIndex``):
+    ``rows = select_postings(block.index, matchers); block.index.labels_for(rows)``."""
 
-    # Values of a label name are cached as Python strings only up to this many.
-    VALUE_CACHE_LIMIT = 50_000
+    # Values of label names are kept as Python strings (for regex matching and
+    # binary search) up to this many per block; past it the cache starts over.
+    VALUE_CACHE_LIMIT = 100_000
 
     def __init__(self, sections: dict[str, np.ndarray], offsets: dict[str, int], buf):
         self._buf = buf
@@ -325,6 +328,7 @@ class BlockIndex:
         self.names = [self.symbol(int(i)) for i in self._pn_sym]
         self._name_pos = {n: i for i, n in enumerate(self.names)}
         self._values: dict[str, list[str]] = {}
+        self._cached_values = 0
 
     def symbol(self, i: int) -> str:
         a = self._sym_base + int(self._sym_off[i])
@@ -347,14 +351,18 @@ class BlockIndex:
             lo, hi = self._value_range(name)
             vals = [self.symbol(int(i)) for i in self._pv_sym[lo:hi]]
             if hi - lo <= self.VALUE_CACHE_LIMIT:
+                if self._cached_values + len(vals) > self.VALUE_CACHE_LIMIT:
+                    self._values.clear()
+                    self._cached_values = 0
                 self._values[name] = vals
+                self._cached_values += len(vals)
         return vals
 
     def _find_value(self, name: str, value: str) -> int:
         """Pair index of ``name=value`` or -1, by binary search over the symbols."""
         lo, hi = self._value_range(name)
-        if name in self._values:
-            vals = self._values[name]
+        vals = self._values.get(name)  # one lookup: another query may clear the cache
+        if vals is not None:
             k = bisect.bisect_left(vals, value)
             return lo + k if k < len(vals) and vals[k] == value else -1
         a, b = lo, hi
@@ -372,8 +380,8 @@ class BlockIndex:
     def postings_for(self, name: str, values: Sequence[str]) -> np.ndarray:
         if name not in self._name_pos:
             return np.empty(0, np.int64)
-        if len(values) > 8 and name not in self._values:
-            self.label_values(name)
+        if len(values) > 8:
+            self.label_values(name)  # many lookups: decode the name's values once
         pairs = [p for p in (self._find_value(name, v) for v in values) if p >= 0]
         if not pairs:
             return np.empty(0, np.int64)
@@ -425,7 +433,8 @@ class BlockIndex:
 
 
 class Block:
-    """A loaded block: meta, index and chunk table over memory-mapped files."""
+    """A loaded block: meta, index and chunk table over memory-mapped files:
+    ``Block.open(path).table.read(rows, mint, maxt)``."""
 
     def __init__(self, path: str, meta: BlockMeta, index: BlockIndex, table: ChunkTable, size: int):
         self.path = path
@@ -446,7 +455,7 @@ class Block:
                 raise StorageError("chunks file has no Spyglass header")
             table = ChunkTable.from_arrays(sections, cbuf)
             index = BlockIndex(sections, offsets, ibuf)
-        except (OSError, ValueError, KeyError, struct.error) as e:
+        except (OSError, ValueError, KeyError, struct.error, StorageError) as e:
             raise StorageError(f"cannot load block {path}: {e}") from None
         size = sum(
             os.path.getsize(os.path.join(path, f)) for f in ("meta.json", "index", "chunks")

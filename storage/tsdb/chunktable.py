@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from storage.tsdb import codec
-from storage.tsdb.codec import CorruptChunkError, offsets_from_counts, ranges_index
+from storage.tsdb.codec import CorruptChunkError, gather_ranges, offsets_from_counts, ranges_index
 
 # Target samples per compressed group: big enough that pcodec's per-chunk
 # header and the Python call cost vanish, small enough that a selective query
@@ -101,29 +101,49 @@ class ChunkTable:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Samples of ``rows`` as CSR (counts per row, timestamps, values),
         clipped to ``[mint, maxt]`` when given."""
+        run = self.read_runs(rows, mint, maxt)
+        return run.counts, run.timestamps(), run.values()
+
+    def read_runs(self, rows: np.ndarray, mint: int | None = None, maxt: int | None = None) -> Runs:
+        """Like ``read`` but without gathering: each row's samples as a run in
+        the decoded buffers, for callers that copy them once into their own
+        output (``merge.assemble``)."""
         rows = np.asarray(rows, np.int64)
         counts = self.row_count[rows].astype(np.int64)
-        if len(rows) == 0 or counts.sum() == 0:
-            return counts, np.empty(0, np.int64), np.empty(0, np.float64)
-        vg = self.row_vgroup[rows].astype(np.int64)
-        need_v = np.unique(vg)
-        vbuf, vbase = self._decode_groups(self.vgroups, need_v, np.float64, values=True)
-        vstart = vbase[np.searchsorted(need_v, vg)] + self.row_voff[rows]
-        if int(counts.sum()) == len(vbuf) and vstart[0] == 0 and (vstart[1:] == vstart[:-1] + counts[:-1]).all():
-            vals = vbuf  # whole groups, in order: nothing to gather
-        else:
-            vals = vbuf[ranges_index(vstart, counts)]
+        if len(rows) == 0 or not counts.any():
+            return Runs.empty(len(rows))
+        # timestamps first: the clip window is found once per unique timestamp
+        # array, not per row and never per sample
         refs = self.row_tsref[rows].astype(np.int64)
-        tg = self.uts_group[refs].astype(np.int64)
+        urefs, ref_of_row = np.unique(refs, return_inverse=True)
+        ref_of_row = ref_of_row.reshape(-1)
+        tg = self.uts_group[urefs].astype(np.int64)
         need_t = np.unique(tg)
         tbuf, tbase = self._decode_groups(self.tgroups, need_t, np.int64)
-        tstart = tbase[np.searchsorted(need_t, tg)] + self.uts_off[refs]
-        ts = tbuf[ranges_index(tstart, counts)]
-        if mint is not None or maxt is not None:
-            lo = np.iinfo(np.int64).min if mint is None else mint
-            hi = np.iinfo(np.int64).max if maxt is None else maxt
-            counts, ts, vals = codec.clip_rows(counts, ts, vals, lo, hi)
-        return counts, ts, vals
+        ustart = tbase[np.searchsorted(need_t, tg)] + self.uts_off[urefs]
+        ulen = self.uts_len[urefs].astype(np.int64)
+        lo = np.iinfo(np.int64).min if mint is None else mint
+        hi = np.iinfo(np.int64).max if maxt is None else maxt
+        row_lo = 0
+        if lo > int(self.row_mint[rows].min()) or hi < int(self.row_maxt[rows].max()):
+            ulo = np.zeros(len(urefs), np.int64)
+            for u, (a, n) in enumerate(zip(ustart.tolist(), ulen.tolist())):
+                arr = tbuf[a : a + n]
+                first = int(np.searchsorted(arr, lo, "left"))
+                ulo[u] = first
+                ulen[u] = int(np.searchsorted(arr, hi, "right")) - first
+            row_lo = ulo[ref_of_row]
+            ustart = ustart + ulo
+            counts = ulen[ref_of_row]
+        tstart = ustart[ref_of_row]
+        if not counts.any():
+            return Runs.empty(len(rows))
+        vg = self.row_vgroup[rows].astype(np.int64)
+        need_v = np.unique(vg[counts > 0])
+        vbuf, vbase = self._decode_groups(self.vgroups, need_v, np.float64, values=True)
+        pos = np.minimum(np.searchsorted(need_v, vg), len(need_v) - 1)
+        vstart = vbase[pos] + self.row_voff[rows] + row_lo
+        return Runs(counts, tbuf, tstart, vbuf, vstart)
 
     def _decode_groups(
         self, table: GroupTable, gids: np.ndarray, dtype, values: bool = False
@@ -162,17 +182,42 @@ class ChunkTable:
         )
 
 
-# Position multipliers for the row hash used to find identical timestamp arrays.
-_MULT_RNG = np.random.default_rng(0x5EED)
-_MULTS = (_MULT_RNG.integers(1, 2**63, 1024, dtype=np.uint64) | np.uint64(1)).reshape(2, 512)
+@dataclass(frozen=True, slots=True)
+class Runs:
+    """Samples of rows as runs in shared buffers: row *i* has
+    ``ts_src[ts_start[i]:ts_start[i]+counts[i]]`` and likewise for values."""
 
+    counts: np.ndarray
+    ts_src: np.ndarray
+    ts_start: np.ndarray
+    val_src: np.ndarray
+    val_start: np.ndarray
 
-def _multipliers(n: int) -> np.ndarray:
-    global _MULTS
-    if _MULTS.shape[1] < n:
-        extra = _MULT_RNG.integers(1, 2**63, (2, n), dtype=np.uint64) | np.uint64(1)
-        _MULTS = np.concatenate([_MULTS, extra], axis=1)
-    return _MULTS
+    @classmethod
+    def empty(cls, n: int) -> Runs:
+        z = np.zeros(n, np.int64)
+        return cls(z, np.empty(0, np.int64), z, np.empty(0, np.float64), z)
+
+    @classmethod
+    def from_csr(cls, counts: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> Runs:
+        starts = offsets_from_counts(counts)[:-1]
+        return cls(np.asarray(counts, np.int64), ts, starts, vals, starts)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.counts.sum())
+
+    def timestamps(self) -> np.ndarray:
+        return gather_ranges(self.ts_src, self.ts_start, self.counts)
+
+    def values(self) -> np.ndarray:
+        c = self.counts
+        v = self.val_src
+        if len(c) and int(c.sum()) == len(v) and self.val_start[0] == 0 and (
+            self.val_start[1:] == self.val_start[:-1] + c[:-1]
+        ).all():
+            return v  # already one contiguous CSR
+        return gather_ranges(v, self.val_start, c)
 
 
 def unique_rows(counts: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -180,29 +225,33 @@ def unique_rows(counts: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndar
 
     Returns ``(reps, ref)``: the sorted row numbers that carry a unique array,
     and for every row the index into ``reps`` of the row holding its array.
-    Rows are hashed in numpy; equal hashes are then verified element by
-    element, so a collision only costs a missed deduplication, never data.
+    Rows are keyed by (length, first, last, sum) in numpy; rows with equal
+    keys are then compared element by element, so a key collision only costs
+    a missed deduplication, never data.
     """
     r = len(counts)
     offs = offsets_from_counts(counts)
     starts = offs[:-1]
-    pos = np.arange(len(ts), dtype=np.int64) - np.repeat(starts, counts)
-    mult = _multipliers(int(counts.max()) if r else 0)
-    tu = ts.view(np.uint64)
-    keys = np.empty((r, 3), np.uint64)
+    keys = np.empty((r, 4), np.int64)
     keys[:, 0] = counts
+    keys[:, 1] = ts[starts]
+    keys[:, 2] = ts[offs[1:] - 1]
     with np.errstate(over="ignore"):
-        keys[:, 1] = np.add.reduceat(tu * mult[0][pos], starts)
-        keys[:, 2] = np.add.reduceat((tu ^ np.uint64(0x9E3779B97F4A7C15)) * mult[1][pos], starts)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    rep_of = first[inverse]  # candidate representative row of each row
+        keys[:, 3] = np.add.reduceat(ts, starts)
+    # group equal keys; a stable sort keeps the first row of each group first
+    order = np.lexsort((keys[:, 3], keys[:, 2], keys[:, 1], keys[:, 0]))
+    sk = keys[order]
+    new_group = np.ones(r, bool)
+    new_group[1:] = (sk[1:] != sk[:-1]).any(axis=1)
+    group_first = order[new_group]
+    rep_of = np.empty(r, np.int64)
+    rep_of[order] = group_first[np.cumsum(new_group) - 1]  # candidate representative row
     dup = np.flatnonzero(rep_of != np.arange(r))
     if len(dup):
         a = ts[ranges_index(starts[dup], counts[dup])]
         b = ts[ranges_index(starts[rep_of[dup]], counts[dup])]
         same = np.logical_and.reduceat(a == b, offsets_from_counts(counts[dup])[:-1])
-        rep_of[dup[~same]] = dup[~same]  # hash collision: keep its own array
+        rep_of[dup[~same]] = dup[~same]  # key collision: keep its own array
     reps = np.unique(rep_of)
     return reps, np.searchsorted(reps, rep_of)
 
@@ -242,8 +291,9 @@ class ChunkTableBuilder:
         self._n_tgroups = 0
         self._n_uts = 0
 
-    def _emit(self, kind: str, column: np.ndarray, counts: np.ndarray | None = None) -> None:
-        data = codec.encode(column) if counts is None else codec.encode_values(counts, column)
+    def _emit(self, kind: str, column: np.ndarray, data: bytes | None = None) -> None:
+        if data is None:
+            data = codec.encode(column)
         self._write(data)
         g = self._groups[kind]
         g[0].append(self._pos)
@@ -271,12 +321,15 @@ class ChunkTableBuilder:
         gid = _group_ids(counts, self._target)
         bounds = np.flatnonzero(np.diff(gid)) + 1
         group_first_row = np.concatenate([[0], bounds])
-        voff = offs[:-1] - offs[group_first_row][gid]
-        rows["row_vgroup"].append((gid + self._n_vgroups).astype(np.uint32))
-        rows["row_voff"].append(voff.astype(np.uint32))
+        voff = np.empty(len(counts), np.uint32)
         row_edges = np.concatenate([group_first_row, [len(counts)]])
         for a, b in zip(row_edges[:-1].tolist(), row_edges[1:].tolist()):
-            self._emit("vg", vals[offs[a] : offs[b]], counts[a:b])
+            column = vals[offs[a] : offs[b]]
+            data, row_pos = codec.encode_values(counts[a:b], column)
+            voff[a:b] = row_pos
+            self._emit("vg", column, data)
+        rows["row_vgroup"].append((gid + self._n_vgroups).astype(np.uint32))
+        rows["row_voff"].append(voff)
         self._n_vgroups += len(group_first_row)
 
         # timestamps: deduplicate, then group the unique arrays

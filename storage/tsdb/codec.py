@@ -69,7 +69,7 @@ def crc32(data) -> int:
 
 MAX_DECIMALS = 4
 RAW = -1
-_PLAIN, _CLASSED = 0, 1
+_PLAIN, _CLASSED = 0, 2  # 1: an interleaved layout from before the first release
 _EXACT_LIMIT = float(2**53)
 
 
@@ -95,35 +95,42 @@ def value_classes(counts: np.ndarray, vals: np.ndarray) -> np.ndarray:
     return cls
 
 
-def encode_values(counts: np.ndarray, vals: np.ndarray) -> bytes:
-    """Compress the values of consecutive rows (a value group)."""
+def encode_values(counts: np.ndarray, vals: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Compress the values of consecutive rows (a value group). Rows are laid
+    out class by class, so each class decodes into one contiguous slice;
+    returns the data and the position of each row's first value in that layout."""
     counts = np.asarray(counts, np.int64)
+    offs = offsets_from_counts(counts)
     if len(vals) == 0:
-        return bytes((_PLAIN,))
+        return bytes((_PLAIN,)), offs[:-1]
     cls = value_classes(counts, vals)
     if (cls == RAW).all():
-        return bytes((_PLAIN,)) + encode(vals)
-    offs = offsets_from_counts(counts)
+        return bytes((_PLAIN,)) + encode(vals), offs[:-1]
+    order = np.argsort(cls, kind="stable")
+    layout_counts = counts[order]
+    layout_offs = offsets_from_counts(layout_counts)
+    row_pos = np.empty(len(counts), np.int64)
+    row_pos[order] = layout_offs[:-1]
+    v = vals[ranges_index(offs[order], layout_counts)]
+    sorted_cls = cls[order]
     out = [bytes((_CLASSED,)), np.uint32(len(counts)).tobytes(), cls.tobytes()]
-    for c in np.unique(cls).tolist():
-        rows = np.flatnonzero(cls == c)
-        idx = ranges_index(offs[rows], counts[rows])
-        v = vals[idx]
+    bounds = np.flatnonzero(np.diff(sorted_cls)) + 1
+    for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), len(order)]):
+        c = int(sorted_cls[a])
+        seg = v[layout_offs[a] : layout_offs[b]]
         if c == RAW:
-            blob = encode(v)
+            blob = encode(seg)
         else:
-            n = np.round(v * 10.0**c).astype(np.int64)
-            d = np.diff(n, prepend=np.int64(0))
-            firsts = offsets_from_counts(counts[rows])[:-1]
-            d[firsts] = n[firsts]  # each row starts from its own value
-            blob = encode(d)
+            # one delta stream across the class's rows: decoding is one cumsum
+            blob = encode(np.diff(np.round(seg * 10.0**c).astype(np.int64), prepend=np.int64(0)))
         out.append(np.uint32(len(blob)).tobytes())
         out.append(blob)
-    return b"".join(out)
+    return b"".join(out), row_pos
 
 
 def decode_values(data: bytes, counts: np.ndarray, out: np.ndarray) -> None:
-    """Decompress a value group into ``out`` (its rows have ``counts``)."""
+    """Decompress a value group into ``out`` in its layout (rows class by
+    class, see ``encode_values``); its rows have ``counts``."""
     if len(out) == 0:
         return
     data = bytes(data)
@@ -140,27 +147,26 @@ def decode_values(data: bytes, counts: np.ndarray, out: np.ndarray) -> None:
         raise CorruptChunkError("value group row count mismatch")
     cls = np.frombuffer(data, np.int8, n_rows, 5)
     pos = 5 + n_rows
-    offs = offsets_from_counts(counts)
-    for c in np.unique(cls).tolist():
+    seg = 0
+    per_class = np.bincount(cls.astype(np.int64) - RAW, weights=counts).astype(np.int64)
+    for c in np.flatnonzero(per_class).tolist():
+        n = int(per_class[c])
+        c += RAW
         if pos + 4 > len(data):
             raise CorruptChunkError("value group is truncated")
         size = int(np.frombuffer(data, np.uint32, 1, pos)[0])
         blob = data[pos + 4 : pos + 4 + size]
         pos += 4 + size
-        rows = np.flatnonzero(cls == c)
-        rc = counts[rows]
-        idx = ranges_index(offs[rows], rc)
+        target = out[seg : seg + n]
+        seg += n
         if c == RAW:
-            out[idx] = decode(blob, np.float64, len(idx))
+            decode_into(blob, target)
             continue
-        d = decode(blob, np.int64, len(idx))
-        with np.errstate(over="ignore"):
-            cs = np.cumsum(d)  # wraps on overflow; the per-row difference stays exact
-            before = np.zeros(len(rows), np.int64)
-            ends = np.cumsum(rc)
-            before[1:] = cs[ends[:-1] - 1]
-            cs -= np.repeat(before, rc)
-        out[idx] = cs.astype(np.float64) / 10.0**c
+        d = decode(blob, np.int64, n)
+        np.cumsum(d, out=d)
+        np.divide(d, 10.0**c, out=target)
+    if seg != len(out):
+        raise CorruptChunkError("value group holds fewer values than its rows")
 
 
 # --- CSR helpers -------------------------------------------------------------
@@ -192,41 +198,45 @@ def ranges_index(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return idx
 
 
-def row_ids(counts: np.ndarray) -> np.ndarray:
-    """For CSR rows with these counts, the row number of every element."""
-    return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-
-
-def clip_rows(
-    counts: np.ndarray, ts: np.ndarray, vals: np.ndarray, mint: int, maxt: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep only samples with ``mint <= t <= maxt``, per CSR row."""
-    if len(ts) == 0 or (ts.min() >= mint and ts.max() <= maxt):
-        return counts, ts, vals
-    keep = (ts >= mint) & (ts <= maxt)
-    rid = row_ids(counts)
-    new_counts = np.bincount(rid[keep], minlength=len(counts)).astype(np.int64)
-    return new_counts, ts[keep], vals[keep]
+def gather_ranges(src: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``src[s:s+c]`` for each (s, c). Long ranges are copied
+    slice by slice (no per-element index array, which would cost more than
+    the data); short ones through one index array."""
+    counts = np.asarray(counts, np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, src.dtype)
+    if total >= 32 * len(counts):
+        return np.concatenate(
+            [src[a : a + c] for a, c in zip(np.asarray(starts).tolist(), counts.tolist()) if c]
+        )
+    return src[ranges_index(starts, counts)]
 
 
 def sort_dedup_rows(
-    counts: np.ndarray, ts: np.ndarray, vals: np.ndarray
+    counts: np.ndarray, ts: np.ndarray, vals: np.ndarray, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Make every CSR row strictly increasing in time. Rows already in order
     are left alone; in the others the first-listed sample of a timestamp wins
-    (callers list older sources first)."""
+    (callers list older sources first). ``rows``, when known, are the only
+    rows that may be out of order; otherwise they are found by a scan."""
     if len(ts) < 2:
         return counts, ts, vals
     offs = offsets_from_counts(counts)
-    bad_pos = np.flatnonzero(ts[1:] <= ts[:-1]) + 1
-    if len(bad_pos) == 0:
-        return counts, ts, vals
-    # a violation at position p belongs to a row only when p is not that row's start
-    rows_of_bad = np.searchsorted(offs, bad_pos, side="right") - 1
-    real = bad_pos != offs[rows_of_bad]
-    if not real.any():
-        return counts, ts, vals
-    bad_rows = np.unique(rows_of_bad[real])
+    if rows is None:
+        bad_pos = np.flatnonzero(ts[1:] <= ts[:-1]) + 1
+        if len(bad_pos) == 0:
+            return counts, ts, vals
+        # a violation at position p belongs to a row only when p is not that row's start
+        rows_of_bad = np.searchsorted(offs, bad_pos, side="right") - 1
+        real = bad_pos != offs[rows_of_bad]
+        if not real.any():
+            return counts, ts, vals
+        bad_rows = np.unique(rows_of_bad[real])
+    else:
+        bad_rows = np.asarray(rows, np.int64)
+        if len(bad_rows) == 0:
+            return counts, ts, vals
     # sort only the offending rows: by row, time, then listing order
     bad_idx = ranges_index(offs[bad_rows], counts[bad_rows])
     sub_rid = np.repeat(bad_rows, counts[bad_rows])

@@ -46,7 +46,7 @@ def plan(metas: Sequence[BlockMeta], options: TSDBOptions) -> list[BlockMeta]:
         return []
     # 2. leveled ranges, without the newest block
     candidates = metas[:-1]
-    high = metas[-1].min_time
+    high = candidates[-1].min_time
     for span in options.compaction_ranges()[1:]:
         buckets: dict[int, list[BlockMeta]] = {}
         for m in candidates:
@@ -98,8 +98,7 @@ def compact(blocks: Sequence[Block], data_dir: str, io: FileIO | None = None) ->
                 lo, hi = np.searchsorted(o, [o0, o1])
                 if lo == hi:
                     continue
-                counts, ts, vals = b.table.read(np.arange(lo, hi))
-                pieces.append((o[lo:hi] - o0, counts, ts, vals))
+                pieces.append((o[lo:hi] - o0, b.table.read_runs(np.arange(lo, hi))))
             counts, ts, vals = assemble(o1 - o0, pieces)
             has = np.flatnonzero(counts)
             if len(has):

@@ -1,7 +1,8 @@
 """The embedded TSDB: WAL → head → blocks, behind ``storage.interface.Storage``.
 
 ``TSDB.open`` loads the blocks, replays the WAL into the head (repairing a
-damaged tail) and starts a WAL fsync thread. ``append`` validates a batch,
+damaged tail) and starts two threads: one fsyncs the WAL periodically, one
+compresses full head buffers ("sealing") off the append path. ``append`` validates a batch,
 writes it to the WAL and applies it to the head under one lock, so an
 acknowledged batch is durable. ``maintenance()`` is the periodic job: cut
 blocks from the head, merge head parts, checkpoint the WAL, compact blocks,
@@ -64,7 +65,12 @@ class MaintenanceReport:
 
 
 class TSDB:
-    """The embedded time-series database (see module docstring)."""
+    """The embedded time-series database: ``TSDB.open(path, TSDBOptions())``,
+    then ``append`` / ``querier`` / ``maintenance`` / ``close`` (see the module docstring)."""
+
+    # Full open logs (each ``head_seal_samples`` uncompressed samples) allowed
+    # to wait for the background sealer before appenders seal them inline.
+    MAX_FROZEN_LOGS = 8
 
     def __init__(
         self,
@@ -88,6 +94,8 @@ class TSDB:
         self._closed = False
         self._stop = threading.Event()
         self._syncer: threading.Thread | None = None
+        self._seal_wanted = threading.Event()
+        self._sealer: threading.Thread | None = None
 
     # --- opening ----------------------------------------------------------------
     @classmethod
@@ -137,6 +145,11 @@ class TSDB:
         if self.opts.wal_fsync_interval_s > 0 and not self.opts.wal_fsync_every_batch:
             self._syncer = threading.Thread(target=self._sync_loop, name="tsdb-wal-sync", daemon=True)
             self._syncer.start()
+        # Sealing compresses full open logs off the append path.
+        self._sealer = threading.Thread(target=self._seal_loop, name="tsdb-head-sealer", daemon=True)
+        self._sealer.start()
+        if self.head.frozen_logs:
+            self._seal_wanted.set()
 
     @property
     def _wal_dir(self) -> str:
@@ -173,6 +186,7 @@ class TSDB:
 
         walmod.cleanup(self._wal_dir, self.io)
         dropped = 0
+        head.replaying = True
         for rtype, record in walmod.read_wal(self._wal_dir, repair=True, io=self.io, on_corruption=corrupted):
             if rtype == RecordType.SERIES:
                 head.replay_series(*record)
@@ -180,10 +194,23 @@ class TSDB:
                 dropped += head.replay_samples(*record, min_time=min_time)
             else:
                 head.replay_metadata(record)
-        head.seal()
+            if head.frozen_logs > 2:
+                head.seal()  # bound replay memory on a big WAL
+        head.finish_replay()
         self.metrics.wal_replay_duration.set(time.perf_counter() - t0)
         if dropped:
             log.info("WAL replay skipped %d samples already in blocks", dropped)
+
+    def _seal_loop(self) -> None:
+        while True:
+            self._seal_wanted.wait()
+            if self._stop.is_set():
+                return
+            self._seal_wanted.clear()
+            try:
+                self.head.seal()
+            except Exception:  # never lose the thread; the next signal retries
+                log.exception("sealing head data failed")
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.opts.wal_fsync_interval_s):
@@ -213,13 +240,16 @@ class TSDB:
                     self.metrics.storage_full.inc()
                     raise
             commit()
-        if head.needs_seal:
-            head.seal()
+        frozen = head.frozen_logs
+        if frozen > self.MAX_FROZEN_LOGS:
+            head.seal()  # the sealer fell behind: make this writer help
+        elif frozen:
+            self._seal_wanted.set()
         return result
 
-    def _existing(self, sids: np.ndarray, mint: int, maxt: int):
-        """Stored samples of head series ``sids`` in ``[mint, maxt]`` (head and blocks)."""
-        snap = self.head.snapshot_sids(sids)
+    def _existing(self, sids: np.ndarray, labels: list[Labels], mint: int, maxt: int):
+        """Stored samples of series ``sids``/``labels`` in ``[mint, maxt]`` (head and blocks)."""
+        snap = self.head.snapshot_sids(sids, labels)
         pieces = []
         for b in self.blocks:
             if not b.overlaps(mint, maxt):
@@ -231,10 +261,9 @@ class TSDB:
                     rows.append(r)
                     which.append(i)
             if rows:
-                counts, ts, vals = b.table.read(np.asarray(rows, np.int64), mint, maxt)
-                pieces.append((np.asarray(which, np.int64), counts, ts, vals))
-        counts, ts, vals = snap.read(mint, maxt)
-        pieces.append((np.arange(len(sids), dtype=np.int64), counts, ts, vals))
+                runs = b.table.read_runs(np.asarray(rows, np.int64), mint, maxt)
+                pieces.append((np.asarray(which, np.int64), runs))
+        pieces.extend(snap.pieces(mint, maxt))
         return assemble(len(sids), pieces)
 
     # --- reading ----------------------------------------------------------------
@@ -379,6 +408,8 @@ class TSDB:
                     compress=self.opts.wal_compression,
                 )
                 self.metrics.wal_checkpoints.inc()
+                # no WAL record names the removed series any more: reuse their ids
+                self.head.release_retired_sids()
             except (OSError, StorageError) as e:
                 # the WAL keeps its segments: nothing is lost, the next cut retries
                 log.error("WAL checkpoint failed: %s", e)
@@ -460,8 +491,10 @@ class TSDB:
         if self._closed:
             return
         self._stop.set()
-        if self._syncer is not None:
-            self._syncer.join(timeout=10)
+        self._seal_wanted.set()
+        for t in (self._syncer, self._sealer):
+            if t is not None:
+                t.join(timeout=30)
         with self._maint_lock, self.head.lock:
             self._closed = True
             if self.wal is not None:

@@ -25,7 +25,6 @@ import itertools
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,164 +37,18 @@ from storage.interface import (
     TSDBStatus,
 )
 from storage.labels import InvalidLabels, Labels, Matcher
+from storage.tsdb import appendrules as rules
 from storage.tsdb import walrecords as rec
-from storage.tsdb.chunktable import ChunkTable, ChunkTableBuilder
-from storage.tsdb.codec import offsets_from_counts
+from storage.tsdb.appendrules import INT64_MAX, INT64_MIN, Existing
+from storage.tsdb.chunktable import ChunkTableBuilder
+from storage.tsdb.headdata import HeadPart, HeadSnapshot, OpenLog, SidColumn
 from storage.tsdb.merge import assemble
 from storage.tsdb.options import TSDBOptions
 from storage.tsdb.postings import select_postings
 from storage.tsdb.telemetry import TSDBMetrics
 
-INT64_MIN = int(np.iinfo(np.int64).min)
-INT64_MAX = int(np.iinfo(np.int64).max)
 # Samples per batch when parts are merged or cut into blocks: bounds memory.
 REWRITE_BATCH_SAMPLES = 1 << 20
-
-# Sample classification codes (internal).
-_INORDER, _OOO, _IDEMPOTENT, _CHECK = 0, 1, 2, 3
-_REJECT = {
-    10: RejectReason.INVALID_LABELS,
-    11: RejectReason.TOO_FAR_IN_FUTURE,
-    12: RejectReason.OUT_OF_BOUNDS,
-    13: RejectReason.TOO_OLD,
-    14: RejectReason.OUT_OF_ORDER,
-    15: RejectReason.DUPLICATE,
-}
-_R_SERIES, _R_FUTURE, _R_OOB, _R_TOO_OLD, _R_OOO, _R_DUP = 10, 11, 12, 13, 14, 15
-_REJECT_TEXT = {
-    _R_FUTURE: "too far in the future",
-    _R_OOB: "out of bounds (older than the head accepts)",
-    _R_TOO_OLD: "too old (beyond the out-of-order window)",
-    _R_OOO: "out of order",
-    _R_DUP: "duplicate sample for timestamp with a different value",
-}
-
-
-class _Column:
-    """A growable per-sid numpy column."""
-
-    __slots__ = ("a", "fill")
-
-    def __init__(self, dtype, fill):
-        self.fill = fill
-        self.a = np.full(1024, fill, dtype)
-
-    def ensure(self, n: int) -> None:
-        if n > len(self.a):
-            new = np.full(max(n, 2 * len(self.a)), self.fill, self.a.dtype)
-            new[: len(self.a)] = self.a
-            self.a = new
-
-
-@dataclass(frozen=True, slots=True)
-class HeadPart:
-    """Sealed, compressed samples of the head; rows in series label order."""
-
-    table: ChunkTable
-    sids: np.ndarray  # int64 sid of each row
-    sorted_sids: np.ndarray
-    sorted_rows: np.ndarray
-    mint: int
-    maxt: int
-
-    @classmethod
-    def build(cls, table: ChunkTable, sids: np.ndarray) -> HeadPart:
-        order = np.argsort(sids, kind="stable")
-        return cls(
-            table,
-            sids,
-            sids[order],
-            order,
-            int(table.row_mint.min()),
-            int(table.row_maxt.max()),
-        )
-
-    @property
-    def num_samples(self) -> int:
-        return self.table.num_samples
-
-    @property
-    def memory_bytes(self) -> int:
-        return self.table.memory_bytes + 3 * self.sids.nbytes
-
-    def rows_for(self, sids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(part rows, positions in ``sids``) of the given sorted sids present here."""
-        if len(self.sorted_sids) == 0 or len(sids) == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        pos = np.searchsorted(self.sorted_sids, sids)
-        pos[pos >= len(self.sorted_sids)] = 0
-        hit = self.sorted_sids[pos] == sids
-        return self.sorted_rows[pos[hit]], np.flatnonzero(hit)
-
-
-class OpenLog:
-    """Append-only sample columns; a prefix once written never changes."""
-
-    __slots__ = ("sid", "ts", "val", "n")
-
-    def __init__(self, capacity: int):
-        self.sid = np.empty(capacity, np.int64)
-        self.ts = np.empty(capacity, np.int64)
-        self.val = np.empty(capacity, np.float64)
-        self.n = 0
-
-    @property
-    def room(self) -> int:
-        return len(self.ts) - self.n
-
-    def append(self, sid: np.ndarray, ts: np.ndarray, val: np.ndarray) -> None:
-        a, b = self.n, self.n + len(ts)
-        self.sid[a:b] = sid
-        self.ts[a:b] = ts
-        self.val[a:b] = val
-        self.n = b
-
-    def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = self.n
-        return self.sid[:n], self.ts[:n], self.val[:n]
-
-
-@dataclass(frozen=True, slots=True)
-class HeadSnapshot:
-    """Series of the head matching a query, and the data to read them from."""
-
-    sids: np.ndarray  # sorted
-    labels: list[Labels]  # of each sid
-    parts: list[HeadPart]
-    logs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
-    sid_space: int
-    label_order: np.ndarray | None = None  # permutation of sids into label order
-
-    def read(self, mint: int, maxt: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """CSR samples of ``self.sids`` (same order) within ``[mint, maxt]``."""
-        n = len(self.sids)
-        pieces = []
-        for part in self.parts:
-            if part.maxt < mint or part.mint > maxt:
-                continue
-            rows, which = part.rows_for(self.sids)
-            if len(rows) == 0:
-                continue
-            keep = (part.table.row_mint[rows] <= maxt) & (part.table.row_maxt[rows] >= mint)
-            rows, which = rows[keep], which[keep]
-            counts, ts, vals = part.table.read(rows, mint, maxt)
-            pieces.append((which, counts, ts, vals))
-        if self.logs and n:
-            lut = np.full(self.sid_space, -1, np.int64)
-            lut[self.sids] = np.arange(n)
-            for lsid, lts, lval in self.logs:
-                if len(lsid) == 0:
-                    continue
-                idx = lut[lsid]
-                sel = np.flatnonzero((idx >= 0) & (lts >= mint) & (lts <= maxt))
-                if len(sel) == 0:
-                    continue
-                order = sel[np.lexsort((lts[sel], idx[sel]))]  # stable: arrival order breaks ties
-                rows = idx[order]
-                counts = np.bincount(rows, minlength=n)
-                which = np.flatnonzero(counts)
-                pieces.append((which, counts[which], lts[order], lval[order]))
-        return assemble(n, pieces)
 
 
 class _HeadIndex:
@@ -227,7 +80,8 @@ class _HeadIndex:
 
 
 class Head:
-    """In-memory series registry and recent samples (see module docstring)."""
+    """In-memory series registry and recent samples: ``prepare`` → WAL write →
+    ``commit``; ``snapshot`` for reads; ``rewrite`` to cut blocks (see the module docstring)."""
 
     def __init__(self, options: TSDBOptions, metrics: TSDBMetrics):
         self.opts = options
@@ -239,15 +93,22 @@ class Head:
         self._postings: dict[str, dict[str, list[int]]] = {}
         self._values_cache: dict[str, list[str]] = {}
         self._live_cache: np.ndarray | None = None
-        self._last_ts = _Column(np.int64, INT64_MIN)
-        self._last_bits = _Column(np.uint64, 0)
-        self._first_ts = _Column(np.int64, INT64_MAX)
+        self._last_ts = SidColumn(np.int64, INT64_MIN)
+        self._last_bits = SidColumn(np.uint64, 0)
+        self._first_ts = SidColumn(np.int64, INT64_MAX)
         self._next_sid = 0
+        # Ids of removed series, reusable once no WAL record mentions them
+        # (after the next successful checkpoint): per-id state stays bounded
+        # under series churn.
+        self._free_sids: list[int] = []
+        self._retired_sids: list[int] = []
         self._order: list[int] = []
-        self._order_upto = 0
+        self._unordered: list[int] = []  # series added since the label order was last updated
         self._rank: np.ndarray | None = None
         self._order_arr: np.ndarray | None = None
         self._log = OpenLog(options.head_seal_samples)
+        # During WAL replay logs are made bigger (fewer, larger parts).
+        self.replaying = False
         self._frozen: list[OpenLog] = []
         self._parts: list[HeadPart] = []
         self.mint = INT64_MAX
@@ -255,36 +116,80 @@ class Head:
         # Samples below this are already in blocks: the maximum block end.
         self.min_valid_time = INT64_MIN
         self.metadata: dict[str, MetricMetadata] = {}
-        self._replay_map = _Column(np.int64, -1)
+        self._replay_map = SidColumn(np.int64, -1)
 
     # --- series registry -----------------------------------------------------
     @property
     def num_series(self) -> int:
         return len(self._series)
 
-    def _add_series(self, sid: int, labels: Labels) -> None:
-        labels = Labels.from_sorted_flat([sys.intern(s) for s in labels])
-        self._series[labels] = sid
-        if sid >= len(self._labels):
-            self._labels.extend([None] * (sid + 1 - len(self._labels)))
-        self._labels[sid] = labels
-        for name, value in labels.items():
-            d = self._postings.get(name)
-            if d is None:
-                d = self._postings[name] = {}
-            lst = d.get(value)
-            if lst is None:
-                d[value] = [sid]
-                self._values_cache.pop(name, None)
-            else:
-                lst.append(sid)
-        self._next_sid = max(self._next_sid, sid + 1)
+    def _add_series(self, sids: Sequence[int], new: Sequence[Labels], interned: bool = False) -> None:
+        """Register series ``new`` under ids ``sids`` (under the lock);
+        ``interned``: their strings are interned already."""
+        if not new:
+            return
+        end = max(sids) + 1
+        if end > len(self._labels):
+            self._labels.extend([None] * (end - len(self._labels)))
+        series, labels_of = self._series, self._labels
+        postings, values_cache = self._postings, self._values_cache
+        intern = sys.intern
+        make = Labels.from_sorted_flat
+        for sid, labels in zip(sids, new):
+            if not interned:
+                # share label strings between series: one copy of "instance", "job", ...
+                labels = make(tuple(map(intern, labels)))
+            series[labels] = sid
+            labels_of[sid] = labels
+            it = iter(labels)
+            for name, value in zip(it, it):
+                d = postings.get(name)
+                if d is None:
+                    d = postings[name] = {}
+                lst = d.get(value)
+                if lst is None:
+                    d[value] = [sid]
+                    values_cache.pop(name, None)
+                elif lst[-1] < sid:
+                    lst.append(sid)
+                else:  # a reused id: keep the list sorted
+                    bisect.insort(lst, sid)
+        self._unordered.extend(sids)
+        self._next_sid = max(self._next_sid, end)
         n = self._next_sid
         self._last_ts.ensure(n)
         self._last_bits.ensure(n)
         self._first_ts.ensure(n)
         self._live_cache = None
-        self.metrics.series_created.inc()
+        self.metrics.series_created.inc(len(new))
+
+    def _allocate(self, k: int) -> list[int]:
+        """``k`` ids for new series, reused ones first; nothing is taken until
+        ``_commit_ids`` (the same call again returns the same ids first)."""
+        free = self._free_sids
+        reuse = free[len(free) - min(k, len(free)) :][::-1]
+        return reuse + list(range(self._next_sid, self._next_sid + k - len(reuse)))
+
+    def _commit_ids(self, handed_out: list[int], used: list[int]) -> None:
+        """Take the ids ``_allocate`` handed out from the pool; those not
+        ``used`` (their series got no sample) go back to it."""
+        free = self._free_sids
+        m = min(len(handed_out), len(free))
+        if m:
+            del free[len(free) - m :]
+        top = max(used) + 1 if used else self._next_sid
+        used_set = set(used)
+        back = [s for s in handed_out if s not in used_set and s < max(top, self._next_sid)]
+        free.extend(sorted(back, reverse=True))
+
+    def release_retired_sids(self) -> int:
+        """Make the ids of removed series reusable; call only after a WAL
+        checkpoint that dropped every record of them succeeded."""
+        with self.lock:
+            n = len(self._retired_sids)
+            self._free_sids.extend(self._retired_sids)
+            self._retired_sids = []
+            return n
 
     def _live_sids(self) -> np.ndarray:
         if self._live_cache is None:
@@ -298,15 +203,13 @@ class Head:
             self._values_cache[name] = vals
         return vals
 
-    def labels_of(self, sid: int) -> Labels | None:
-        return self._labels[sid] if 0 <= sid < len(self._labels) else None
-
     # --- label order (for sealing parts in label order) ----------------------
     def _sync_order(self) -> None:
-        if self._order_upto >= self._next_sid:
+        if not self._unordered:
             return
         key = self._labels.__getitem__
-        new = [s for s in range(self._order_upto, self._next_sid) if self._labels[s] is not None]
+        new = [s for s in self._unordered if self._labels[s] is not None]
+        self._unordered = []
         if new:
             new.sort(key=key)
             if len(new) * 16 >= len(self._order):
@@ -316,12 +219,11 @@ class Head:
                 for s in new:
                     bisect.insort(self._order, s, key=key)
             self._rank = None
-        self._order_upto = self._next_sid
 
     def _ranks(self) -> tuple[np.ndarray, np.ndarray]:
         """(rank of each sid in label order, sid of each rank); call under the lock."""
         self._sync_order()
-        if self._rank is None or len(self._rank) < self._next_sid:
+        if self._rank is None or len(self._rank) < self._next_sid:  # reset by _sync_order / _gc
             order = np.array(self._order, np.int64)
             rank = np.full(max(self._next_sid, 1), -1, np.int64)
             rank[order] = np.arange(len(order))
@@ -333,7 +235,7 @@ class Head:
         self,
         batch: SampleBatch,
         now_ms: int,
-        existing: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+        existing: Existing | None = None,
         compress: bool = True,
     ) -> tuple[AppendResult, bytes, Callable[[], None]]:
         """Validate ``batch`` (call under ``self.lock``).
@@ -359,12 +261,19 @@ class Head:
         pending: dict[Labels, int] = {}
         rejected_series: dict[int, tuple[int, str]] = {}  # batch position -> (code, message)
         get = self._series.get
-        next_sid = self._next_sid
         limit = opts.max_series
+        # tentative ids for new series; a series that gets no sample is not
+        # created and its id goes unused
+        candidates: list[int] = []
         for i, labels in enumerate(batch.series):
             sid = get(labels)
             if sid is None:
-                sid = pending.get(labels)
+                if "" in labels[1::2]:
+                    # an empty value means "no such label" (Prometheus): drop it
+                    labels = Labels.from_pairs(labels.items())
+                    sid = get(labels)
+                if sid is None:
+                    sid = pending.get(labels)
                 if sid is None:
                     try:
                         labels.validate(opts.label_limits)
@@ -379,7 +288,9 @@ class Head:
                             f"series {labels} would exceed the limit of {limit} series",
                         )
                         continue
-                    sid = next_sid + len(new_labels)
+                    if len(new_labels) == len(candidates):
+                        candidates = self._allocate(max(16, 2 * len(candidates)))
+                    sid = candidates[len(new_labels)]
                     pending[labels] = sid
                     new_labels.append(labels)
             batch_sid[i] = sid
@@ -391,48 +302,64 @@ class Head:
             self.metrics.samples_rejected.labels(reason=reason.value).inc(count)
 
         # 2. samples
-        n_total = next_sid + len(new_labels)
+        handed_out = candidates[: len(new_labels)]
+        new_sids = handed_out
+        n_total = max([self._next_sid, *new_sids]) + 1
         self._last_ts.ensure(n_total)
         self._last_bits.ensure(n_total)
         self._first_ts.ensure(n_total)
-        code = self._classify(sid, ts, vals, now_ms, existing)
+        new_of = dict(zip(new_sids, new_labels))
 
-        stored = (code == _INORDER) | (code == _OOO)
-        accepted = int(np.count_nonzero(stored | (code == _IDEMPOTENT)))
+        def label_of(s: int) -> Labels:
+            lbl = new_of.get(s)
+            return lbl if lbl is not None else self._labels[s]
+
+        code = rules.classify(
+            sid,
+            ts,
+            vals,
+            now_ms=now_ms,
+            opts=opts,
+            head_maxt=self.maxt,
+            min_valid_time=self.min_valid_time,
+            last_ts=self._last_ts.a,
+            last_bits=self._last_bits.a,
+            existing=existing,
+            label_of=label_of,
+        )
+
+        stored = (code == rules.INORDER) | (code == rules.OOO)
+        accepted = int(np.count_nonzero(stored | (code == rules.IDEMPOTENT)))
         result.accepted = accepted
         rejected_codes = code >= 10
         if rejected_codes.any():
             for c in np.unique(code[rejected_codes & (sid >= 0)]).tolist():
                 where = np.flatnonzero(code == c)
-                reason = _REJECT[c]
+                reason = rules.REJECT[c]
                 result.reject(reason, len(where))
                 self.metrics.samples_rejected.labels(reason=reason.value).inc(len(where))
                 for j in where[: AppendResult.MAX_ERRORS].tolist():
-                    s = int(sid[j])
-                    lbl = self._labels[s] if s < next_sid else new_labels[s - next_sid]
                     if len(result.errors) < AppendResult.MAX_ERRORS:
-                        result.errors.append(f"series {lbl}: {_REJECT_TEXT[c]}, sample at {int(ts[j])}")
+                        result.errors.append(
+                            f"series {label_of(int(sid[j]))}: {rules.REJECT_TEXT[c]}, sample at {int(ts[j])}"
+                        )
 
         # 3. WAL records: new series that got samples, changed metadata, samples
         st_idx = np.flatnonzero(stored)
         st_sid, st_ts, st_val = sid[st_idx], ts[st_idx], vals[st_idx]
         if new_labels:
-            used = np.zeros(len(new_labels), bool)
-            fresh = st_sid[st_sid >= next_sid] - next_sid
-            used[fresh] = True
-            keep_new = np.flatnonzero(used)
-            if len(keep_new) != len(new_labels):
-                # drop new series that got no samples and renumber the rest densely
-                remap = np.full(len(new_labels), -1, np.int64)
-                remap[keep_new] = next_sid + np.arange(len(keep_new))
-                m = st_sid >= next_sid
-                st_sid = st_sid.copy()
-                st_sid[m] = remap[st_sid[m] - next_sid]
-                new_labels = [new_labels[k] for k in keep_new.tolist()]
+            used = set(np.unique(st_sid).tolist())
+            kept = [(s, lbl) for s, lbl in zip(new_sids, new_labels) if s in used]
+            new_sids = [s for s, _ in kept]
+            new_labels = [lbl for _, lbl in kept]
         parts = []
         if new_labels:
-            new_sids = np.arange(next_sid, next_sid + len(new_labels), dtype=np.int64)
-            parts.append(rec.frame(rec.RecordType.SERIES, rec.encode_series(new_sids, new_labels)))
+            parts.append(
+                rec.frame(
+                    rec.RecordType.SERIES,
+                    rec.encode_series(np.array(new_sids, np.int64), new_labels),
+                )
+            )
         meta_changes = {k: v for k, v in batch.metadata.items() if self.metadata.get(k) != v}
         if meta_changes:
             parts.append(rec.frame(rec.RecordType.METADATA, rec.encode_metadata(meta_changes)))
@@ -441,158 +368,78 @@ class Head:
                 rec.frame(rec.RecordType.SAMPLES, rec.encode_samples(st_sid, st_ts, st_val, compress))
             )
         wal_bytes = b"".join(parts)
-        n_ooo = int(np.count_nonzero(code == _OOO))
+        n_ooo = int(np.count_nonzero(code == rules.OOO))
 
         def commit() -> None:
-            for k, labels in enumerate(new_labels):
-                self._add_series(next_sid + k, labels)
+            self._commit_ids(handed_out, new_sids)
+            self._add_series(new_sids, new_labels)
             self.metadata.update(meta_changes)
             if len(st_ts):
-                inorder = code[st_idx] == _INORDER
-                self._apply(st_sid, st_ts, st_val, inorder)
+                self._apply(st_sid, st_ts, st_val)
                 self.metrics.head_samples_appended.inc(len(st_ts))
                 if n_ooo:
                     self.metrics.out_of_order_samples_appended.inc(n_ooo)
 
         return result, wal_bytes, commit
 
-    def _classify(self, sid, ts, vals, now_ms, existing) -> np.ndarray:
-        opts = self.opts
-        n = len(ts)
-        code = np.zeros(n, np.int8)
-        code[sid < 0] = _R_SERIES
-        if opts.max_future_skew_ms:
-            horizon = min(INT64_MAX, now_ms + opts.max_future_skew_ms)
-            code[(ts > horizon) & (code == 0)] = _R_FUTURE
-        window = opts.out_of_order_window_ms
-        min_valid = self.min_valid_time
-        if self.maxt != INT64_MIN:
-            min_valid = max(min_valid, self.maxt - opts.block_duration_ms // 2)
-        ooo_floor = max(INT64_MIN, self.maxt - window) if self.maxt != INT64_MIN else INT64_MIN
-        if min_valid != INT64_MIN:
-            oob = (ts < min_valid) & (code == 0)
-            if window == 0:
-                code[oob] = _R_OOB
-            else:
-                code[oob & (ts < ooo_floor)] = _R_TOO_OLD
-        cand = np.flatnonzero(code == 0)
-        if len(cand) == 0:
-            return code
-        bits = vals.view(np.uint64)
-        c_sid = sid[cand]
-        order = np.argsort(c_sid, kind="stable")
-        pos = cand[order]  # positions in the batch, grouped by series, arrival order kept
-        s_sid, s_ts, s_bits = sid[pos], ts[pos], bits[pos]
-        first = np.ones(len(pos), bool)
-        first[1:] = s_sid[1:] != s_sid[:-1]
-        last_ts, last_bits = self._last_ts.a, self._last_bits.a
-        prev = np.empty(len(pos), np.int64)
-        prev_bits = np.empty(len(pos), np.uint64)
-        inbatch = np.zeros(len(pos), bool)
-        inbatch_bits = np.zeros(len(pos), np.uint64)
-        increasing = bool(np.all((s_ts[1:] > s_ts[:-1]) | first[1:]))
-        if increasing:
-            prev[1:] = s_ts[:-1]
-            prev_bits[1:] = s_bits[:-1]
-            prev[first] = last_ts[s_sid[first]]
-            prev_bits[first] = last_bits[s_sid[first]]
-        else:
-            starts = np.flatnonzero(first).tolist() + [len(pos)]
-            ts_l, bits_l, sid_l = s_ts.tolist(), s_bits.tolist(), s_sid.tolist()
-            for a, b in zip(starts[:-1], starts[1:]):
-                cur = int(last_ts[sid_l[a]])
-                cur_bits = int(last_bits[sid_l[a]])
-                seen: dict[int, int] = {}
-                for i in range(a, b):
-                    t = ts_l[i]
-                    prev[i] = cur
-                    prev_bits[i] = cur_bits
-                    if t < cur and t in seen:
-                        inbatch[i] = True
-                        inbatch_bits[i] = seen[t]
-                    if t > cur:
-                        cur, cur_bits = t, bits_l[i]
-                    seen.setdefault(t, bits_l[i])
-        s_code = np.zeros(len(pos), np.int8)
-        eq = s_ts == prev
-        s_code[eq] = np.where(s_bits[eq] == prev_bits[eq], _IDEMPOTENT, _R_DUP)
-        lt = s_ts < prev
-        if lt.any():
-            if window == 0:
-                s_code[lt] = _R_OOO
-            else:
-                too_old = lt & (s_ts < ooo_floor)
-                s_code[too_old] = _R_TOO_OLD
-                s_code[lt & ~too_old] = _CHECK
-        if (s_code == _CHECK).any():
-            self._check_ooo(s_code, s_sid, s_ts, s_bits, inbatch, inbatch_bits, existing)
-        code[pos] = s_code
-        return code
+    def _log_capacity(self) -> int:
+        """Samples per open log: at least ``head_seal_samples``, and enough
+        for several samples per series, because each sealed part costs a few
+        dozen bytes per series it holds whatever its sample count."""
+        per_series = 32 if self.replaying else 8
+        return int(min(max(self.opts.head_seal_samples, per_series * len(self._series)), 1 << 23))
 
-    def _check_ooo(self, s_code, s_sid, s_ts, s_bits, inbatch, inbatch_bits, existing) -> None:
-        """Out-of-order candidates: a sample already stored at the same time
-        (in the TSDB, else earlier in this batch) makes them idempotent (same
-        value) or duplicates (different value); otherwise they are stored."""
-        chk = np.flatnonzero(s_code == _CHECK)
-        s_code[chk] = _OOO
-        same = inbatch[chk]
-        s_code[chk[same]] = np.where(s_bits[chk[same]] == inbatch_bits[chk[same]], _IDEMPOTENT, _R_DUP)
-        # series created by this very batch have nothing stored yet
-        stored_before = chk[s_sid[chk] < self._next_sid]
-        if existing is None or len(stored_before) == 0:
-            return
-        sids = np.unique(s_sid[stored_before])
-        counts, ets, evals = existing(
-            sids, int(s_ts[stored_before].min()), int(s_ts[stored_before].max())
-        )
-        offs = offsets_from_counts(counts)
-        ebits = evals.view(np.uint64)
-        row = np.searchsorted(sids, s_sid[stored_before])
-        for j, r in zip(stored_before.tolist(), row.tolist()):
-            a, b = int(offs[r]), int(offs[r + 1])
-            if a == b:
-                continue
-            k = a + int(np.searchsorted(ets[a:b], s_ts[j]))
-            if k < b and ets[k] == s_ts[j]:
-                s_code[j] = _IDEMPOTENT if ebits[k] == s_bits[j] else _R_DUP
-
-    def _apply(self, sid: np.ndarray, ts: np.ndarray, vals: np.ndarray, inorder: np.ndarray) -> None:
+    def _apply(self, sid: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> None:
         """Store validated samples (under the lock)."""
         if self._log.room < len(ts):
             self._frozen.append(self._log)
-            self._log = OpenLog(max(self.opts.head_seal_samples, len(ts)))
+            self._log = OpenLog(max(self._log_capacity(), len(ts)))
         self._log.append(sid, ts, vals)
-        if inorder.all():
-            io_sid, io_ts, io_vals = sid, ts, vals
-        else:
-            io_sid, io_ts, io_vals = sid[inorder], ts[inorder], vals[inorder]
-        if len(io_ts):
-            order = np.lexsort((io_ts, io_sid))
-            o_sid = io_sid[order]
-            lastpos = np.flatnonzero(np.append(o_sid[1:] != o_sid[:-1], True))
-            self._last_ts.a[o_sid[lastpos]] = io_ts[order][lastpos]
-            self._last_bits.a[o_sid[lastpos]] = io_vals[order][lastpos].view(np.uint64)
+        # each series' newest sample (usually an in-order one; an out-of-order
+        # sample only when the series had nothing newer in the head)
+        order = np.lexsort((ts, sid))
+        o_sid = sid[order]
+        lastpos = np.flatnonzero(np.append(o_sid[1:] != o_sid[:-1], True))
+        c_sid, c_ts = o_sid[lastpos], ts[order][lastpos]
+        newer = c_ts > self._last_ts.a[c_sid]
+        self._last_ts.a[c_sid[newer]] = c_ts[newer]
+        self._last_bits.a[c_sid[newer]] = vals[order][lastpos][newer].view(np.uint64)
         np.minimum.at(self._first_ts.a, sid, ts)
         self.mint = min(self.mint, int(ts.min()))
         self.maxt = max(self.maxt, int(ts.max()))
 
     @property
-    def needs_seal(self) -> bool:
-        return bool(self._frozen)
+    def frozen_logs(self) -> int:
+        """Full open logs waiting to be sealed."""
+        return len(self._frozen)
 
     # --- replay --------------------------------------------------------------
     def replay_series(self, sids: np.ndarray, labels: list[Labels]) -> None:
         with self.lock:
             self._replay_map.ensure(int(sids.max()) + 1 if len(sids) else 0)
+            batch: dict[Labels, int] = {}  # new series of this record, registered together
             for s, lbl in zip(sids.tolist(), labels):
                 known = self._series.get(lbl)
+                if known is None:
+                    known = batch.get(lbl)
                 if known is not None:
-                    self._replay_map.a[s] = known  # re-created series: alias to the first sid
+                    self._replay_map.a[s] = known  # re-created series: alias to the first id
                     continue
-                if s < self._next_sid and self._labels[s] is not None:
-                    continue  # sid already taken (cannot happen with a sane WAL)
-                self._add_series(s, lbl)
+                if s < len(self._labels) and self._labels[s] is not None:
+                    continue  # id already bound (cannot happen with a sane WAL)
+                batch[lbl] = s
                 self._replay_map.a[s] = s
+            if batch:
+                self._add_series(list(batch.values()), list(batch), interned=True)
+
+    def finish_replay(self) -> None:
+        """After replay: ids the WAL never bound are free for new series."""
+        with self.lock:
+            bound = np.zeros(self._next_sid, bool)
+            bound[self._live_sids()] = True
+            self._free_sids = np.flatnonzero(~bound)[::-1].tolist()
+            self._replay_map = SidColumn(np.int64, -1)
+            self.replaying = False
 
     def replay_samples(self, sids: np.ndarray, ts: np.ndarray, vals: np.ndarray, min_time: int) -> int:
         """Apply WAL samples without order checks (they were accepted once);
@@ -609,7 +456,7 @@ class Head:
                 return dropped
             if self._log.room < len(ts):
                 self._frozen.append(self._log)
-                self._log = OpenLog(max(self.opts.head_seal_samples, len(ts)))
+                self._log = OpenLog(max(self._log_capacity(), len(ts)))
             self._log.append(mapped, ts, vals)
             np.maximum.at(self._last_ts.a, mapped, ts)
             hit = ts == self._last_ts.a[mapped]
@@ -631,7 +478,7 @@ class Head:
             with self.lock:
                 if force and self._log.n:
                     self._frozen.append(self._log)
-                    self._log = OpenLog(self.opts.head_seal_samples)
+                    self._log = OpenLog(self._log_capacity())
                 frozen = list(self._frozen)
                 rank, _ = self._ranks()
             for log in frozen:
@@ -646,7 +493,7 @@ class Head:
         sid, ts, val = log.view()
         if len(ts) == 0:
             return None
-        order = np.lexsort((np.arange(len(ts)), ts, rank[sid]))
+        order = np.lexsort((ts, rank[sid]))  # stable: arrival order breaks ties
         s_sid, s_ts = sid[order], ts[order]
         keep = np.ones(len(order), bool)
         keep[1:] = (s_sid[1:] != s_sid[:-1]) | (s_ts[1:] != s_ts[:-1])
@@ -730,9 +577,8 @@ class Head:
                 lo, hi = np.searchsorted(pr, [r0, r1])
                 if lo == hi:
                     continue
-                rows = np.arange(lo, hi)
-                counts, ts, vals = p.table.read(rows)
-                pieces.append((np.searchsorted(batch_ranks, pr[lo:hi]), counts, ts, vals))
+                runs = p.table.read_runs(np.arange(lo, hi))
+                pieces.append((np.searchsorted(batch_ranks, pr[lo:hi]), runs))
             counts, ts, vals = assemble(len(batch_ranks), pieces)
             sids = order_arr[batch_ranks]
             if split_at is not None:
@@ -763,7 +609,7 @@ class Head:
             self.min_valid_time = max(self.min_valid_time, boundary)
             if self._log.n:
                 self._frozen.append(self._log)
-                self._log = OpenLog(self.opts.head_seal_samples)
+                self._log = OpenLog(self._log_capacity())
         self.seal()
         with self.lock:
             return list(self._parts), closed
@@ -784,7 +630,7 @@ class Head:
             if log.n:
                 mint = min(mint, int(log.ts[: log.n].min()))
         self.mint = mint
-        # maxt stays: it bounds what later appends may be (see _classify)
+        # maxt stays: it bounds what later appends may be (see appendrules)
         self.maxt = maxt
 
     def _gc(self, boundary: int) -> int:
@@ -820,6 +666,10 @@ class Head:
         self._order = [s for s in self._order if s not in dead]
         self._rank = None
         self._live_cache = None
+        self._last_ts.a[cand] = INT64_MIN
+        self._last_bits.a[cand] = 0
+        self._first_ts.a[cand] = INT64_MAX
+        self._retired_sids.extend(cand.tolist())
         self.metrics.series_removed.inc(len(dead))
         return len(dead)
 
@@ -836,12 +686,13 @@ class Head:
             order = np.argsort(rank[sids], kind="stable")
             return HeadSnapshot(sids, labels, list(self._parts), logs, max(self._next_sid, 1), order)
 
-    def snapshot_sids(self, sids: np.ndarray) -> HeadSnapshot:
-        """Snapshot of the given sids (sorted), for the out-of-order duplicate check."""
+    def snapshot_sids(self, sids: np.ndarray, labels: list[Labels]) -> HeadSnapshot:
+        """Snapshot of the given sorted sids (some may be new, not yet
+        committed), for the out-of-order duplicate check."""
         with self.lock:
-            labels = [self._labels[s] for s in sids.tolist()]
             logs = [log.view() for log in self._frozen + [self._log]]
-            return HeadSnapshot(sids, labels, list(self._parts), logs, max(self._next_sid, 1))
+            space = max(self._next_sid, int(sids.max()) + 1 if len(sids) else 1)
+            return HeadSnapshot(sids, labels, list(self._parts), logs, space)
 
     def label_names(self) -> list[str]:
         with self.lock:
@@ -866,7 +717,7 @@ class Head:
     def memory_bytes(self) -> int:
         with self.lock:
             return sum(p.memory_bytes for p in self._parts) + sum(
-                log.sid.nbytes * 3 for log in self._frozen + [self._log]
+                log.sid.nbytes + log.ts.nbytes + log.val.nbytes for log in self._frozen + [self._log]
             )
 
     def status(self, limit: int) -> TSDBStatus:

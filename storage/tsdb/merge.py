@@ -2,44 +2,79 @@
 parts, the head's open buffer) into one time-ordered CSR.
 
 Sources are listed oldest first. Usually they do not overlap in time, so each
-series' pieces are simply laid end to end with one scatter per source; only
-series that come out unordered (out-of-order samples, overlapping blocks) are
-sorted, and for a timestamp present twice the older source's sample wins::
+series' runs are simply laid end to end, copied once from the decoded buffers
+(whether two runs overlap is decided from their first and last timestamps,
+not sample by sample); only series whose runs overlap (out-of-order samples,
+overlapping blocks) are sorted, and for a timestamp present twice the older
+source's sample wins::
 
-    counts, ts, vs = assemble(n_series, [(rows_a, counts_a, ts_a, vs_a), ...])
+    counts, ts, vs = assemble(n_series, [(rows_a, runs_a), (rows_b, runs_b)])
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from storage.tsdb.codec import offsets_from_counts, ranges_index, sort_dedup_rows
+from storage.tsdb.chunktable import Runs
+from storage.tsdb.codec import gather_ranges, offsets_from_counts, ranges_index, sort_dedup_rows
 
-Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+Piece = tuple[np.ndarray, Runs]  # (output row of each run row, runs)
 
 
 def assemble(n_out: int, pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``pieces`` are (output row of each piece row, counts, timestamps, values);
-    output rows are unique within one piece."""
-    pieces = [p for p in pieces if len(p[0]) and len(p[2])]
+    """Merge pieces into one CSR of ``n_out`` rows. A piece is (output row of
+    each of its rows, their sample runs); output rows are unique within a
+    piece and each run is strictly increasing in time. Every sample is copied
+    once, straight from the decoded buffers into the output."""
+    pieces = [(np.asarray(o, np.int64), r) for o, r in pieces if len(o) and r.counts.any()]
     if not pieces:
         return np.zeros(n_out, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
-    if len(pieces) == 1:
-        out_idx, counts, ts, vals = pieces[0]
-        totals = np.zeros(n_out, np.int64)
-        totals[out_idx] = counts
-        if len(out_idx) < 2 or bool((np.diff(out_idx) > 0).all()):
-            return sort_dedup_rows(totals, ts, vals)
+    # one entry per (piece, row): where its samples are and what times they span
+    outs, tstarts, vstarts, cnts, firsts, lasts, which = [], [], [], [], [], [], []
+    for k, (out_idx, r) in enumerate(pieces):
+        nz = r.counts > 0
+        c = r.counts[nz]
+        ts0 = r.ts_start[nz]
+        outs.append(out_idx[nz])
+        tstarts.append(ts0)
+        vstarts.append(r.val_start[nz])
+        cnts.append(c)
+        firsts.append(r.ts_src[ts0])
+        lasts.append(r.ts_src[ts0 + c - 1])
+        which.append(np.full(len(c), k, np.int64))
+    out = np.concatenate(outs)
+    piece = np.concatenate(which)
+    if len(pieces) > 1 or (len(out) > 1 and not (np.diff(out) > 0).all()):
+        order = np.lexsort((piece, out))  # by output row, then source order
+    else:
+        order = np.arange(len(out))
+    out, piece = out[order], piece[order]
+    tstart = np.concatenate(tstarts)[order]
+    vstart = np.concatenate(vstarts)[order]
+    cnt = np.concatenate(cnts)[order]
+    first = np.concatenate(firsts)[order]
+    last = np.concatenate(lasts)[order]
     totals = np.zeros(n_out, np.int64)
-    for out_idx, counts, _, _ in pieces:
-        totals[out_idx] += counts
-    fill = offsets_from_counts(totals)[:-1].copy()
-    total = int(totals.sum())
-    out_ts = np.empty(total, np.int64)
-    out_vals = np.empty(total, np.float64)
-    for out_idx, counts, ts, vals in pieces:
-        dst = ranges_index(fill[out_idx], counts)
-        out_ts[dst] = ts
-        out_vals[dst] = vals
-        fill[out_idx] += counts
-    return sort_dedup_rows(totals, out_ts, out_vals)
+    np.add.at(totals, out, cnt)
+    # rows whose pieces overlap in time need sorting; the rest are laid end to end
+    clash = (out[1:] == out[:-1]) & (first[1:] <= last[:-1])
+    bad_rows = np.unique(out[1:][clash])
+    if len(pieces) == 1:
+        r = pieces[0][1]
+        out_ts = gather_ranges(r.ts_src, tstart, cnt)
+        out_vals = gather_ranges(r.val_src, vstart, cnt)
+    elif int(cnt.sum()) >= 32 * len(cnt):
+        # long runs: copy slices, no per-sample index
+        ts_list = [r.ts_src for _, r in pieces]
+        vs_list = [r.val_src for _, r in pieces]
+        spans = list(zip(piece.tolist(), tstart.tolist(), vstart.tolist(), cnt.tolist()))
+        out_ts = np.concatenate([ts_list[k][a : a + c] for k, a, _, c in spans])
+        out_vals = np.concatenate([vs_list[k][b : b + c] for k, _, b, c in spans])
+    else:
+        tbase = offsets_from_counts(np.array([len(r.ts_src) for _, r in pieces]))[:-1]
+        vbase = offsets_from_counts(np.array([len(r.val_src) for _, r in pieces]))[:-1]
+        out_ts = np.concatenate([r.ts_src for _, r in pieces])[ranges_index(tstart + tbase[piece], cnt)]
+        out_vals = np.concatenate([r.val_src for _, r in pieces])[ranges_index(vstart + vbase[piece], cnt)]
+    if len(bad_rows):
+        return sort_dedup_rows(totals, out_ts, out_vals, bad_rows)
+    return totals, out_ts, out_vals

@@ -18,7 +18,8 @@ MiB = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class TSDBOptions:
-    """Options of one TSDB; every duration is in milliseconds."""
+    """Options of one TSDB; every duration is in milliseconds:
+    ``TSDB.open(path, TSDBOptions(out_of_order_window_ms=10 * MINUTE_MS))``."""
 
     # Blocks whose newest sample is older than this (measured from the newest
     # block's end, like Prometheus) are deleted. 0 disables time retention.
@@ -57,8 +58,10 @@ class TSDBOptions:
     # ~0.1 µs per sample). Records are self-describing, so this may change
     # between restarts.
     wal_compression: bool = True
-    # Samples buffered uncompressed in the head before they are sealed into a
-    # compressed in-memory part. Bigger is faster to append, smaller uses less memory.
+    # Samples buffered uncompressed in the head (20 bytes each) before they
+    # are sealed into a compressed in-memory part; the buffer also grows to
+    # 8 samples per head series (capped at 8 Mi samples), because a sealed
+    # part costs a few dozen bytes per series it holds.
     head_seal_samples: int = 1 << 18
     # The head merges sealed parts once this many parts of one size tier exist.
     head_merge_fanout: int = 4

@@ -25,7 +25,8 @@ from storage.tsdb.postings import select_postings
 
 
 class TSDBQuerier:
-    """A ``storage.interface.Querier`` over the blocks and head of one TSDB."""
+    """A ``storage.interface.Querier`` over the blocks and head of one TSDB:
+    ``db.querier(mint, maxt).select(matchers, SelectHints(max_samples=...))``."""
 
     def __init__(self, blocks: Sequence[Block], head: Head, mint: int, maxt: int):
         self.mint, self.maxt = mint, maxt
@@ -77,16 +78,16 @@ class TSDBQuerier:
         loaded = 0
         for (src, rows, _), out in zip(sources, out_of):
             if isinstance(src, Block):
-                counts, ts, vals = src.table.read(rows, self.mint, self.maxt)
-            else:
-                counts, ts, vals = src.read(self.mint, self.maxt)
-            loaded += len(ts)
+                src_pieces = [(out, src.table.read_runs(rows, self.mint, self.maxt))]
+            else:  # head: rows of its pieces are positions in snap.sids
+                src_pieces = [(out[which], runs) for which, runs in src.pieces(self.mint, self.maxt)]
+            loaded += sum(runs.num_samples for _, runs in src_pieces)
             if hints.max_samples and loaded > hints.max_samples:
                 raise QueryLimitError(
                     f"query processing would load too many samples into memory "
                     f"(more than max_samples={hints.max_samples})"
                 )
-            pieces.append((out, counts, ts, vals))
+            pieces.extend(src_pieces)
         counts, ts, vals = assemble(n, pieces)
         if hints.max_samples and len(ts) > hints.max_samples:
             raise QueryLimitError(

@@ -68,17 +68,20 @@ class NodeLikeWorkload:
         ``node_network_receive_bytes_total{device=...}``, and kinds alternate
         between families the way they do in a real exposition."""
         rng = np.random.default_rng([self.seed, 7])
-        kinds_pool = np.array(list(_KIND_SHARE), np.int8)
-        share = np.array(list(_KIND_SHARE.values()))
+        counts = {k: int(round(share * self.series_per_target)) for k, share in _KIND_SHARE.items()}
+        counts[CONST] += self.series_per_target - sum(counts.values())
+        families: list[tuple[int, int]] = []  # (kind, size): shares exactly as declared
+        for k, n in counts.items():
+            while n > 0:
+                size = min(int(rng.integers(1, 9)), n)
+                families.append((k, size))
+                n -= size
+        families = [families[i] for i in rng.permutation(len(families))]
         kinds: list[int] = []
         names: list[str] = []
-        family = 0
-        while len(kinds) < self.series_per_target:
-            k = int(rng.choice(kinds_pool, p=share / share.sum()))
-            size = min(int(rng.integers(1, 9)), self.series_per_target - len(kinds))
+        for family, (k, size) in enumerate(families):
             kinds.extend([k] * size)
             names.extend([f"node_f{family:04d}_{_KIND_METRIC[k]}"] * size)
-            family += 1
         return np.array(kinds, np.int8), names
 
     def kinds(self) -> np.ndarray:

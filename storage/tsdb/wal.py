@@ -15,6 +15,7 @@ later append never follows half a record. FORMAT.md documents the layout::
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import re
 import threading
@@ -235,19 +236,30 @@ def _decode(rtype: int, payload):
 def _read_file(
     path: str, repair: bool, io: FileIO, on_corruption: Callable[[Corruption], None] | None
 ) -> Iterator[tuple[int, object]] | None:
+    # mmap: a segment can be large, and its pages stay reclaimable page cache
     with open(path, "rb") as f:
-        buf = f.read()
+        size = os.fstat(f.fileno()).st_size
+        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
     end = 0
-    mv = memoryview(buf)
-    for pos, rtype, length in _parse(buf):
-        payload = mv[pos + rec.HEADER_SIZE : pos + rec.HEADER_SIZE + length]
+    try:
+        mv = memoryview(buf)
         try:
-            record = _decode(rtype, payload)
-        except rec.CorruptRecordError:
-            break
-        yield rtype, record
-        end = pos + rec.HEADER_SIZE + length
-    if end == len(buf):
+            for pos, rtype, length in _parse(buf):
+                payload = mv[pos + rec.HEADER_SIZE : pos + rec.HEADER_SIZE + length]
+                try:
+                    record = _decode(rtype, payload)
+                except rec.CorruptRecordError:
+                    break
+                finally:
+                    payload.release()
+                yield rtype, record
+                end = pos + rec.HEADER_SIZE + length
+        finally:
+            mv.release()
+    finally:
+        if size:
+            buf.close()
+    if end == size:
         return None
     if not repair:
         raise StorageError(f"WAL file {path} is corrupt at byte {end}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import struct
+import sys
 import zlib
 
 import msgpack
@@ -76,6 +77,7 @@ def encode_series(sids: np.ndarray, labels: list[Labels]) -> bytes:
 
 
 def decode_series(payload) -> tuple[np.ndarray, list[Labels]]:
+    """Series ids and label sets; label strings come back interned."""
     try:
         (n,) = struct.unpack_from("<I", payload, 0)
         pos = 4
@@ -88,14 +90,15 @@ def decode_series(payload) -> tuple[np.ndarray, list[Labels]]:
         total = int(npairs.sum()) * 2
         if mode == _NUL_JOINED:
             text = bytes(payload[pos:]).decode("utf-8")
-            strings = text.split("\x00") if total else []
+            # interned: label strings repeat across series and stay in memory
+            strings = list(map(sys.intern, text.split("\x00"))) if total else []
         elif mode == _CHAR_LENGTHS:
             lens = np.frombuffer(payload, np.uint32, total, pos)
             pos += 4 * total
             text = bytes(payload[pos:]).decode("utf-8")
             ends = np.cumsum(lens).tolist()
             starts = [0] + ends[:-1]
-            strings = [text[a:b] for a, b in zip(starts, ends)]
+            strings = [sys.intern(text[a:b]) for a, b in zip(starts, ends)]
         else:
             raise ValueError(f"unknown series string mode {mode}")
         if len(strings) != total:

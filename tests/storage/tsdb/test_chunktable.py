@@ -63,13 +63,10 @@ def test_shared_timestamps_are_stored_once():
     assert (table.row_tsref == 0).all()
 
 
-def test_hash_collision_only_loses_sharing(monkeypatch):
-    # identical hashes for different arrays must not merge them
-    import storage.tsdb.chunktable as ct
-
-    monkeypatch.setattr(ct, "_multipliers", lambda n: np.zeros((2, max(n, 1)), np.uint64))
-    counts = np.array([3, 3, 3])
-    ts = np.array([1, 2, 3, 1, 2, 4, 1, 2, 3], np.int64)
+def test_key_collision_only_loses_sharing():
+    # rows 0 and 1 share length, first, last and sum but differ: never merged
+    counts = np.array([4, 4, 4])
+    ts = np.array([0, 1, 9, 10, 0, 2, 8, 10, 0, 1, 9, 10], np.int64)
     reps, ref = unique_rows(counts, ts)
     assert reps.tolist() == [0, 1]
     assert ref.tolist() == [0, 1, 0]

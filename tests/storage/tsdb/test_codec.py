@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from storage.interface import STALE_NAN, STALE_NAN_BITS
 from storage.tsdb import codec
-from storage.tsdb.codec import CorruptChunkError, clip_rows, ranges_index, sort_dedup_rows
+from storage.tsdb.codec import CorruptChunkError, ranges_index, sort_dedup_rows
 
 SPECIAL_FLOATS = [float("nan"), STALE_NAN, float("inf"), float("-inf"), -0.0, 0.0, 5e-324, 1.7976931348623157e308]
 floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(SPECIAL_FLOATS))
@@ -58,23 +58,6 @@ def test_ranges_index_matches_python(ranges):
     assert ranges_index(starts, counts).tolist() == expected
 
 
-@given(
-    st.lists(st.lists(st.tuples(st.integers(-20, 20), st.integers(0, 1000)), max_size=8), max_size=8),
-    st.integers(-25, 25),
-    st.integers(-25, 25),
-)
-def test_clip_rows(rows, lo, hi):
-    rows = [sorted(set(r)) for r in rows]
-    counts = np.array([len(r) for r in rows], np.int64)
-    ts = np.array([t for r in rows for t, _ in r], np.int64)
-    vs = np.array([v for r in rows for _, v in r], np.float64)
-    c, t, v = clip_rows(counts, ts, vs, lo, hi)
-    expected = [[(a, b) for a, b in r if lo <= a <= hi] for r in rows]
-    assert c.tolist() == [len(e) for e in expected]
-    assert t.tolist() == [a for e in expected for a, _ in e]
-    assert v.tolist() == [b for e in expected for _, b in e]
-
-
 @given(st.lists(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 1000)), max_size=10), max_size=8))
 def test_sort_dedup_rows_first_listed_wins(rows):
     counts = np.array([len(r) for r in rows], np.int64)
@@ -105,9 +88,13 @@ value_rows = st.lists(
 def test_value_group_round_trip_is_bit_exact(rows):
     counts = np.array([len(r) for r in rows], np.int64)
     vals = np.array([v for r in rows for v in r], np.float64)
+    data, row_pos = codec.encode_values(counts, vals)
     out = np.empty(len(vals))
-    codec.decode_values(codec.encode_values(counts, vals), counts, out)
-    assert (bits(out) == bits(vals)).all()
+    codec.decode_values(data, counts, out)
+    # rows come back at the positions encode_values reported
+    got = np.concatenate([out[p : p + c] for p, c in zip(row_pos.tolist(), counts.tolist())])
+    assert (bits(got) == bits(vals)).all()
+    assert len(set(row_pos.tolist())) == len(rows) and int((row_pos + counts).max()) == len(vals)
 
 
 def test_value_classes():
