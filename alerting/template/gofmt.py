@@ -632,6 +632,17 @@ class _Printer:
                 self.print_value(v[k], verb, depth + 1)
             self.buf.append("}" if f.sharp_v else "]")
             return
+        if isinstance(v, tuple) and hasattr(type(v), "_fields"):
+            # a NamedTuple is a Go struct value: {a b}, {Name:a Value:b} with %+v
+            self.buf.append("{")
+            for i, (name, val) in enumerate(zip(type(v)._fields, v)):
+                if i > 0:
+                    self.buf.append(" ")
+                if f.plus_v or f.sharp_v:
+                    self.buf.append(name + ":")
+                self.print_value(val, verb, depth + 1)
+            self.buf.append("}")
+            return
         if isinstance(v, (list, tuple)):
             if f.sharp_v:
                 self.buf.append(go_type_name(v) + "{")
