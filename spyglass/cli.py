@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from spyglass.version import BUILD_INFO, VERSION
+from spyglass.version import VERSION, build_info
 
 
 def _add_server_flags(p: argparse.ArgumentParser, *, alerting: bool, dashboards: bool) -> None:
@@ -80,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "version":
-        print(f"spyglass, version {VERSION} (revision: {BUILD_INFO['revision'] or 'unknown'})")
-        print(f"  python: {BUILD_INFO['goVersion']}")
+        print(f"spyglass, version {VERSION} (revision: {build_info()['revision'] or 'unknown'})")
+        print(f"  python: {build_info()['goVersion']}")
         return 0
     if args.command == "query":
         from spyglass import querycli

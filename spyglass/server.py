@@ -102,6 +102,8 @@ class Stack:
         # (name, stop function), called in reverse order of start on shutdown
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self.storage = None
+        self._storage_thread: threading.Thread | None = None
+        self._storage_error: BaseException | None = None
         self.appendable = None
         self.engine = None
         self.rules = None
@@ -112,21 +114,36 @@ class Stack:
         self.app = self._build_app()
 
     # --- building ---------------------------------------------------------------
+    def start_storage(self) -> None:
+        """Begin opening the TSDB (WAL replay) in the background, so that it overlaps
+        with importing and building everything else: start-up is a restart's cost."""
+        self._storage_thread = threading.Thread(target=self._open_storage, name="tsdb-open", daemon=True)
+        self._storage_thread.start()
+
+    def _open_storage(self) -> None:
+        from storage.tsdb import TSDB
+
+        t0 = time.monotonic()
+        try:
+            os.makedirs(self.data_dir, exist_ok=True)
+            self.storage = TSDB.open(
+                os.path.join(self.data_dir, "tsdb"), self.config.storage.tsdb.tsdb_options(), registry=self.registry
+            )
+        except BaseException as e:  # re-raised on the main path by open()
+            self._storage_error = e
+            return
+        log.info("storage opened", extra={"path": self.data_dir, "seconds": round(time.monotonic() - t0, 3)})
+
     def open(self) -> None:
         """Open storage and start every component (blocking; done off the event loop)."""
         from storage.promql import Engine, EngineOptions
-        from storage.tsdb import TSDB
 
-        os.makedirs(self.data_dir, exist_ok=True)
         c = self.config
-        t0 = time.monotonic()
-        tc = c.storage.tsdb
-        self.storage = TSDB.open(
-            os.path.join(self.data_dir, "tsdb"),
-            tc.tsdb_options(),
-            registry=self.registry,
-        )
-        log.info("storage opened", extra={"path": self.data_dir, "seconds": round(time.monotonic() - t0, 3)})
+        if self._storage_thread is None:
+            self.start_storage()
+        self._storage_thread.join()
+        if self._storage_error is not None:
+            raise self._storage_error
         self._stoppers.append(("tsdb", self.storage.close))
 
         from collector.scrape.manager import ScrapeManager
@@ -607,6 +624,7 @@ def main(args) -> int:
         return 2
     options = options_from_args(args)
     stack = Stack(config, options)
+    stack.start_storage()
     log.info("starting Spyglass", extra={"version": VERSION, "roles": ",".join(sorted(options.roles)),
                                          "data_dir": stack.data_dir})
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -24,16 +25,17 @@ def _revision() -> str:
         return ""
 
 
-REVISION = _revision()
-
-# The shape of Prometheus's buildinfo, plus which Prometheus API level we follow.
-BUILD_INFO = {
-    "version": VERSION,
-    "revision": REVISION,
-    "branch": "",
-    "buildUser": "",
-    "buildDate": "",
-    "goVersion": f"python{platform.python_version()}",
-    "application": "Spyglass",
-    "prometheusVersion": "3.0.0",
-}
+@functools.cache
+def build_info() -> dict[str, str]:
+    """The shape of Prometheus's buildinfo, plus which Prometheus API level we follow.
+    (Computed on first use: asking git for the revision costs start-up time.)"""
+    return {
+        "version": VERSION,
+        "revision": _revision(),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": f"python{platform.python_version()}",
+        "application": "Spyglass",
+        "prometheusVersion": "3.0.0",
+    }

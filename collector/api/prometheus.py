@@ -29,7 +29,7 @@ from collector.api.params import (
     parse_selector,
     parse_time,
 )
-from spyglass.version import BUILD_INFO
+from spyglass.version import build_info
 from storage.interface import SelectHints, Storage
 from storage.labels import Labels
 from storage.promql import Engine, PromQLError
@@ -352,7 +352,7 @@ class PrometheusAPI:
         return success(_dumps(data))
 
     def buildinfo(self, p):
-        return success(_dumps(BUILD_INFO))
+        return success(_dumps(build_info()))
 
     def runtimeinfo(self, p):
         ok, reload_ms = self.reload_status()
