@@ -43,12 +43,24 @@ RANGE_QUERIES = [
     ("cpu utilisation", '1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m]))'),
     ("network rx by node", "sum by (instance) (rate(node_network_receive_bytes_total[5m]))"),
     ("memory available ratio", "node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes"),
-    ("top 5 pods by cpu", "topk(5, sum by (namespace, pod) (rate(container_cpu_usage_seconds_total[5m])))"),
+    (
+        "top 5 pods by cpu",
+        "topk(5, sum by (namespace, pod) (rate(container_cpu_usage_seconds_total[5m])))",
+    ),
     ("memory by namespace", "sum by (namespace) (container_memory_working_set_bytes)"),
-    ("p99 request latency", "histogram_quantile(0.99, sum by (le, verb) "
-                            "(rate(apiserver_request_duration_seconds_bucket[5m])))"),
-    ("max cpu subquery", 'max_over_time(sum by (instance) (rate(node_cpu_seconds_total{mode="user"}[1m]))'
-                         "[30m:1m])"),
+    (
+        "p99 request latency",
+        "histogram_quantile(0.99, sum by (le, verb) "
+        "(rate(apiserver_request_duration_seconds_bucket[5m])))",
+    ),
+    (
+        "max cpu subquery",
+        'max_over_time(sum by (instance) (rate(node_cpu_seconds_total{mode="user"}[1m]))[30m:1m])',
+    ),
+    (
+        "memory 1h average",
+        "avg by (namespace) (avg_over_time(container_memory_working_set_bytes[1h]))",
+    ),
 ]
 INSTANT_QUERIES = [
     ("instant: cpu busy by node", RANGE_QUERIES[0][1]),
@@ -60,31 +72,74 @@ INSTANT_QUERIES = [
 
 # --- data ---------------------------------------------------------------------------
 
+
 def _families(nodes: int, pods: int):
     """(name, list of label dicts, kind) for every metric family."""
     modes = ["idle", "user", "system", "iowait", "irq", "softirq", "steal", "nice"]
     fam = []
     inst = [f"10.0.{i // 250}.{i % 250}:9100" for i in range(nodes)]
-    fam.append(("node_cpu_seconds_total",
-                [{"instance": n, "job": "node", "cpu": str(c), "mode": m}
-                 for n in inst for c in range(8) for m in modes], "counter"))
-    fam.append(("node_network_receive_bytes_total",
-                [{"instance": n, "job": "node", "device": d} for n in inst for d in ("eth0", "eth1", "lo", "docker0")],
-                "counter"))
-    fam.append(("node_memory_MemAvailable_bytes", [{"instance": n, "job": "node"} for n in inst], "gauge"))
-    fam.append(("node_memory_MemTotal_bytes", [{"instance": n, "job": "node"} for n in inst], "const"))
+    fam.append(
+        (
+            "node_cpu_seconds_total",
+            [
+                {"instance": n, "job": "node", "cpu": str(c), "mode": m}
+                for n in inst
+                for c in range(8)
+                for m in modes
+            ],
+            "counter",
+        )
+    )
+    fam.append(
+        (
+            "node_network_receive_bytes_total",
+            [
+                {"instance": n, "job": "node", "device": d}
+                for n in inst
+                for d in ("eth0", "eth1", "lo", "docker0")
+            ],
+            "counter",
+        )
+    )
+    fam.append(
+        ("node_memory_MemAvailable_bytes", [{"instance": n, "job": "node"} for n in inst], "gauge")
+    )
+    fam.append(
+        ("node_memory_MemTotal_bytes", [{"instance": n, "job": "node"} for n in inst], "const")
+    )
     fam.append(("node_load1", [{"instance": n, "job": "node"} for n in inst], "gauge"))
-    fam.append(("node_filesystem_avail_bytes",
-                [{"instance": n, "job": "node", "mountpoint": m} for n in inst for m in ("/", "/var", "/boot")],
-                "gauge"))
-    pod_labels = [{"namespace": f"ns-{p % 20}", "pod": f"app-{p}-7f9c", "container": c, "job": "kubelet",
-                   "node": f"node-{p % max(1, nodes)}"} for p in range(pods) for c in ("app", "sidecar")]
+    fam.append(
+        (
+            "node_filesystem_avail_bytes",
+            [
+                {"instance": n, "job": "node", "mountpoint": m}
+                for n in inst
+                for m in ("/", "/var", "/boot")
+            ],
+            "gauge",
+        )
+    )
+    pod_labels = [
+        {
+            "namespace": f"ns-{p % 20}",
+            "pod": f"app-{p}-7f9c",
+            "container": c,
+            "job": "kubelet",
+            "node": f"node-{p % max(1, nodes)}",
+        }
+        for p in range(pods)
+        for c in ("app", "sidecar")
+    ]
     fam.append(("container_cpu_usage_seconds_total", pod_labels, "counter"))
     fam.append(("container_memory_working_set_bytes", pod_labels, "gauge"))
     les = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]
     verbs = ["GET", "LIST", "WATCH", "POST"]
-    hist = [{"instance": n, "job": "apiserver", "verb": v, "le": le}
-            for n in inst[: max(1, nodes // 2)] for v in verbs for le in les]
+    hist = [
+        {"instance": n, "job": "apiserver", "verb": v, "le": le}
+        for n in inst[: max(1, nodes // 2)]
+        for v in verbs
+        for le in les
+    ]
     fam.append(("apiserver_request_duration_seconds_bucket", hist, "histogram"))
     return fam
 
@@ -108,7 +163,9 @@ def generate(series_target: int, hours: int, seed: int = 7):
                 per_scrape = rng.poisson(50, n)
                 cum = np.zeros(n)
                 bounds = [float(label_sets[i]["le"]) for i in idx]
-                shares = np.array([1 - math.exp(-b / 0.2) if b != math.inf else 1.0 for b in bounds])
+                shares = np.array(
+                    [1 - math.exp(-b / 0.2) if b != math.inf else 1.0 for b in bounds]
+                )
                 base = np.cumsum(per_scrape)
                 for i, share in zip(idx, shares):
                     cum = np.floor(base * share)
@@ -175,6 +232,7 @@ def load_spyglass(path: Path, series) -> int:
 
 # --- the Spyglass side runs in its own process ----------------------------------------
 
+
 def worker(db_path: str, spec_json: str) -> None:
     """Run the queries over the TSDB at ``db_path``; print timings and peak memory as JSON."""
     from storage.promql import Engine, EngineOptions
@@ -212,22 +270,46 @@ def run(quick: bool) -> list[Row]:
 
     series_target, hours, reps = (1_000, 2, 2) if quick else (10_000, 6, 7)
     start, end = window(hours)
-    queries = [(n, q, "range") for n, q in RANGE_QUERIES] + [(n, q, "instant") for n, q in INSTANT_QUERIES]
+    queries = [(n, q, "range") for n, q in RANGE_QUERIES] + [
+        (n, q, "instant") for n, q in INSTANT_QUERIES
+    ]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-promql-") as tmp:
         tmp = Path(tmp)
         prom = ServerProcess.prometheus(tmp / "prometheus")
         om = tmp / "data.om"
         n_samples = write_openmetrics(om, generate(series_target, hours))
-        subprocess.run([_promtool(), "tsdb", "create-blocks-from", "openmetrics", "-q", str(om),
-                        str(prom.tsdb_dir)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                _promtool(),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "-q",
+                str(om),
+                str(prom.tsdb_dir),
+            ],
+            check=True,
+            capture_output=True,
+        )
         om.unlink()
         load_spyglass(tmp / "spyglass", generate(series_target, hours))
         # Spyglass first, while Prometheus is not running (the machine has 2 cores).
         spec = {"queries": queries, "reps": reps, "start": start, "end": end, "step": STEP_MS}
-        proc = subprocess.run([sys.executable, "-m", "bench.bench_promql", "--worker", str(tmp / "spyglass"),
-                               json.dumps(spec)], check=True, capture_output=True, text=True,
-                              env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)))
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_promql",
+                "--worker",
+                str(tmp / "spyglass"),
+                json.dumps(spec),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)),
+        )
         ours = json.loads(proc.stdout.strip().splitlines()[-1])
         with prom:
             theirs: dict[str, list[float]] = {}
@@ -245,13 +327,30 @@ def run(quick: bool) -> list[Row]:
                     times.append(float(body["data"]["stats"]["timings"]["evalTotalTime"]))
                 theirs[name] = times
             prom_hwm = prom.memory().hwm
-    note = f"{series_target:,} series x {hours} h @15s ({n_samples:,} samples), step 30 s, {reps} runs"
+    note = (
+        f"{series_target:,} series x {hours} h @15s ({n_samples:,} samples), step 30 s, {reps} runs"
+    )
     for name, _, _ in queries:
         for p in (50, 95):
-            rows.append(Row(f"{name} p{p}", "ms", _percentile(ours[name], p) * 1000,
-                            _percentile(theirs[name], p) * 1000, goal="<= 1.0"))
-    rows.append(Row("peak memory (query process)", "MiB", ours["__hwm__"] / 2**20, prom_hwm / 2**20,
-                    goal="<= 1.0", note=note))
+            rows.append(
+                Row(
+                    f"{name} p{p}",
+                    "ms",
+                    _percentile(ours[name], p) * 1000,
+                    _percentile(theirs[name], p) * 1000,
+                    goal="<= 1.0",
+                )
+            )
+    rows.append(
+        Row(
+            "peak memory (query process)",
+            "MiB",
+            ours["__hwm__"] / 2**20,
+            prom_hwm / 2**20,
+            goal="<= 1.0",
+            note=note,
+        )
+    )
     return rows
 
 

@@ -27,8 +27,24 @@ from storage.promql.errors import (
 from storage.promql.value import Matrix, Sample, Scalar, Series, String, Vector
 
 __all__ = [
-    "BadQueryError", "ConcurrencyLimitError", "Engine", "EngineOptions", "EvaluationError",
-    "InternalError", "Matrix", "ParseError", "PromQLError", "QueryCanceledError", "QueryResult",
-    "QueryStats", "QueryTimeoutError", "Sample", "Scalar", "Series", "StorageReadError", "String",
-    "TooManySamplesError", "Vector",
+    "BadQueryError",
+    "ConcurrencyLimitError",
+    "Engine",
+    "EngineOptions",
+    "EvaluationError",
+    "InternalError",
+    "Matrix",
+    "ParseError",
+    "PromQLError",
+    "QueryCanceledError",
+    "QueryResult",
+    "QueryStats",
+    "QueryTimeoutError",
+    "Sample",
+    "Scalar",
+    "Series",
+    "StorageReadError",
+    "String",
+    "TooManySamplesError",
+    "Vector",
 ]

@@ -19,8 +19,9 @@ import numpy as np
 from storage.labels import METRIC_NAME, Labels
 from storage.promql import annotations as notes_
 from storage.promql.errors import EvaluationError
-from storage.promql.grid import StepVector
-from storage.promql.range_functions import kahan_inc, quantile_of_sorted, sorted_nan_first
+from storage.promql.grid import LabelProjector, StepVector, group_rows
+from storage.promql.quantile import quantile_of_sorted, sorted_nan_first
+from storage.promql.windows import kahan_inc
 
 CHUNK = 64
 
@@ -29,26 +30,19 @@ class Groups:
     """Which output group each input series belongs to, and the groups' labels."""
 
     def __init__(self, labels: list[Labels], grouping: tuple[str, ...], without: bool):
-        index: dict[Labels, int] = {}
+        index: dict[tuple, int] = {}
         self.ids = np.empty(len(labels), dtype=np.int64)
         self.labels: list[Labels] = []
-        drop = set(grouping) | {METRIC_NAME}
-        keep = set(grouping)
-        cache: dict[Labels, int] = {}
+        if without:
+            project = LabelProjector(set(grouping) | {METRIC_NAME}, keep=False)
+        else:
+            project = LabelProjector(grouping, keep=True)
         for i, ls in enumerate(labels):
-            g = cache.get(ls)
+            key = project(ls)
+            g = index.get(key)
             if g is None:
-                if without:
-                    key = Labels.from_sorted_flat(x for n, v in ls.items() if n not in drop for x in (n, v))
-                elif keep:
-                    key = Labels.from_sorted_flat(x for n, v in ls.items() if n in keep for x in (n, v))
-                else:
-                    key = Labels.EMPTY
-                g = index.get(key)
-                if g is None:
-                    g = index[key] = len(self.labels)
-                    self.labels.append(key)
-                cache[ls] = g
+                g = index[key] = len(self.labels)
+                self.labels.append(Labels.from_sorted_flat(key))
             self.ids[i] = g
         self.count = len(self.labels)
         order = np.argsort(self.ids, kind="stable")
@@ -71,18 +65,22 @@ class Groups:
         ranks = sorted_rank[bounds]
         cuts = np.searchsorted(ranks, np.arange(self.max_size + 1))
         for r in range(self.max_size):
-            rows = self.order[bounds[cuts[r]:cuts[r + 1]]]
+            rows = self.order[bounds[cuts[r] : cuts[r + 1]]]
             yield rows, self.ids[rows]
 
 
 def _group_counts(v: StepVector, groups: Groups) -> np.ndarray:
-    counts = np.zeros((groups.count, v.num_steps), dtype=np.int64)
-    np.add.at(counts, groups.ids, v.present)
-    return counts
+    return group_rows(np.add, groups.ids, v.present.astype(np.int32), groups.count)
 
 
-def _kahan_sum(values: np.ndarray, present: np.ndarray, ids: np.ndarray, rank: np.ndarray,
-               count: int, max_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _kahan_sum(
+    values: np.ndarray,
+    present: np.ndarray,
+    ids: np.ndarray,
+    rank: np.ndarray,
+    count: int,
+    max_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-group (sum, compensation) of present values, members in rank order."""
     T = values.shape[1]
     if max_size > CHUNK:
@@ -110,10 +108,14 @@ def _kahan_sum(values: np.ndarray, present: np.ndarray, ids: np.ndarray, rank: n
     cuts = np.searchsorted(ranks, np.arange(max_size + 1))
     with np.errstate(invalid="ignore", over="ignore"):
         for r in range(max_size):
-            rows = order[cuts[r]:cuts[r + 1]]
+            rows = order[cuts[r] : cuts[r + 1]]
             g = ids[rows]
-            x = values[rows]
             p = present[rows]
+            x = np.where(p, values[rows], 0.0)
+            if r == 0:
+                # the first member: adding it to (0, 0) gives (x, 0)
+                total[g] = x
+                continue
             t, cc = kahan_inc(x, total[g], comp[g])
             total[g] = np.where(p, t, total[g])
             comp[g] = np.where(p, cc, comp[g])
@@ -134,8 +136,9 @@ def _avg(v: StepVector, groups: Groups, counts: np.ndarray):
     if overflow.any():
         # Inputs with infinities legitimately give an infinite mean; only an
         # overflowing sum of finite values needs the incremental mean.
-        has_inf = np.zeros(s.shape, dtype=bool)
-        np.logical_or.at(has_inf, groups.ids, np.isinf(v.values) & v.present)
+        has_inf = group_rows(
+            np.logical_or, groups.ids, np.isinf(v.values) & v.present, groups.count
+        )
         redo = overflow & ~has_inf
         if redo.any():
             exact = _incremental_avg(v, groups)
@@ -179,12 +182,8 @@ def _incremental_avg(v: StepVector, groups: Groups) -> np.ndarray:
 
 
 def _extreme(v: StepVector, groups: Groups, larger: bool):
-    G, T = groups.count, v.num_steps
-    out = np.full((G, T), np.nan)
-    fn = np.fmax if larger else np.fmin
     x = np.where(v.present, v.values, np.nan)
-    fn.at(out, groups.ids, x)
-    return out
+    return group_rows(np.fmax if larger else np.fmin, groups.ids, x, groups.count, np.nan)
 
 
 def _variance(v: StepVector, groups: Groups):
@@ -208,15 +207,30 @@ def _variance(v: StepVector, groups: Groups):
 
 def _quantile(v: StepVector, groups: Groups, q: np.ndarray):
     G, T = groups.count, v.num_steps
+    # absent members sort last as +Inf; only the first n (present) are used
+    x_all = np.where(v.present, v.values, np.inf)
+    if G * groups.max_size * T <= _PADDED_CELLS:
+        # all groups at once, padded to the largest group
+        M = groups.max_size
+        x = np.full((G, M, T), np.inf)
+        x[groups.ids, groups.rank] = x_all
+        n = np.zeros((G, T))
+        n += group_rows(np.add, groups.ids, v.present.astype(np.int32), G)
+        rows = np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(G * T, M)
+        xs = sorted_nan_first(rows)
+        qq = np.broadcast_to(q[None, :], (G, T)).ravel()
+        return quantile_of_sorted(qq, xs, n.ravel()).reshape(G, T)
     out = np.full((G, T), np.nan)
     for g in range(G):
-        rows = groups.order[groups.starts[g]:groups.starts[g] + groups.sizes[g]]
-        x = np.where(v.present[rows], v.values[rows], np.inf).T  # (T, m)
-        # absent members sort last as +Inf; only the first n (present) are used
+        rows = groups.order[groups.starts[g] : groups.starts[g] + groups.sizes[g]]
         n = v.present[rows].sum(axis=0).astype(np.float64)
-        xs = sorted_nan_first(x)
+        xs = sorted_nan_first(x_all[rows].T)
         out[g] = quantile_of_sorted(q, xs, n)
     return out
+
+
+# Largest padded (group, member, step) array the vectorized quantile builds.
+_PADDED_CELLS = 1 << 24
 
 
 def _sortable(values: np.ndarray) -> np.ndarray:
@@ -226,14 +240,81 @@ def _sortable(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), np.iinfo(np.int64).min + 1, key)
 
 
+def _go_heap_select(
+    vals: np.ndarray, present: np.ndarray, k: np.ndarray, larger: bool
+) -> np.ndarray:
+    """Which members (rows, in input order) Prometheus's topk/bottomk keeps, per
+    column, replaying its bounded heap (Go's ``container/heap``) exactly, so that
+    ties are broken as Prometheus breaks them. Used only for steps with ties at
+    the k-th place; all columns advance together."""
+    m, C = vals.shape
+    K = int(k.max()) if C else 0
+    hv = np.zeros((K, C))
+    hi = np.full((K, C), -1, np.int64)
+    size = np.zeros(C, np.int64)
+    cols = np.arange(C)
+
+    def less(a, b):
+        with np.errstate(invalid="ignore"):
+            return np.isnan(a) | ((a < b) if larger else (a > b))
+
+    def swap(i, j, c):
+        hv[i, c], hv[j, c] = hv[j, c], hv[i, c].copy()
+        hi[i, c], hi[j, c] = hi[j, c], hi[i, c].copy()
+
+    for r in range(m):
+        x, pr = vals[r], present[r]
+        push = pr & (size < k)
+        if push.any():
+            c = cols[push]
+            pos = size[push].copy()
+            hv[pos, c] = x[push]
+            hi[pos, c] = r
+            size[push] += 1
+            while True:  # up(): sift the new element toward the root
+                par = np.maximum((pos - 1) // 2, 0)
+                go = (pos > 0) & less(hv[pos, c], hv[par, c])
+                if not go.any():
+                    break
+                c, pos, par = c[go], pos[go], par[go]
+                swap(pos, par, c)
+                pos = par
+        with np.errstate(invalid="ignore"):
+            worse = (hv[0] < x) if larger else (hv[0] > x)
+        rep = pr & ~push & (size == k) & (k > 0) & (worse | (np.isnan(hv[0]) & ~np.isnan(x)))
+        if rep.any():
+            c = cols[rep]
+            hv[0, c] = x[rep]
+            hi[0, c] = r
+            n = k[rep]
+            i = np.zeros(len(c), np.int64)
+            while True:  # down(): Fix(heap, 0)
+                j1 = 2 * i + 1
+                live = j1 < n
+                j2 = j1 + 1
+                right = live & (j2 < n)
+                jj1, jj2 = np.minimum(j1, K - 1), np.minimum(j2, K - 1)
+                j = np.where(right & less(hv[jj2, c], hv[jj1, c]), jj2, jj1)
+                go = live & less(hv[j, c], hv[i, c])
+                if not go.any():
+                    break
+                c, i, j, n = c[go], i[go], j[go], n[go]
+                swap(i, j, c)
+                i = j
+    sel = np.zeros((m, C), bool)
+    filled = hi >= 0
+    sel[hi[filled], np.nonzero(filled)[1]] = True
+    return sel
+
+
 def _select_k(v: StepVector, groups: Groups, k: np.ndarray, mode: str) -> np.ndarray:
-    """Selection mask (series, steps): topk/bottomk/limitk with ``k[j]`` per step;
-    ties go to the series that comes first."""
+    """Selection mask (series, steps): topk/bottomk/limitk with ``k[j]`` per step.
+    Where values tie at the k-th place, Prometheus's heap decides (replayed)."""
     S, T = v.values.shape
     sel = np.zeros((S, T), dtype=bool)
     kk = k[None, :]
     for g in range(groups.count):
-        rows = groups.order[groups.starts[g]:groups.starts[g] + groups.sizes[g]]
+        rows = groups.order[groups.starts[g] : groups.starts[g] + groups.sizes[g]]
         p = v.present[rows]
         if mode == "limitk":
             sel[rows] = p & (np.cumsum(p, axis=0) <= kk)
@@ -250,7 +331,14 @@ def _select_k(v: StepVector, groups: Groups, k: np.ndarray, mode: str) -> np.nda
         tie = key == kth
         need = kk - above.sum(axis=0)[None, :]
         s = above | (tie & (np.cumsum(tie, axis=0) <= need))
-        sel[rows] = s & p & (kk >= 1)
+        s &= p & (kk >= 1)
+        ambiguous = ((tie & p).sum(axis=0) > need[0]) & (need[0] > 0)
+        if ambiguous.any():
+            cols = np.flatnonzero(ambiguous)
+            s[:, cols] = _go_heap_select(
+                v.values[rows][:, cols], p[:, cols], np.minimum(k[cols], m), mode == "topk"
+            )
+        sel[rows] = s
     return sel
 
 
@@ -280,8 +368,16 @@ def _order_rows(v: StepVector, groups: Groups, sel: np.ndarray, op: str) -> np.n
     return rows[order]
 
 
-def aggregate(op: str, v: StepVector, grouping: tuple[str, ...], without: bool,
-              param, notes: notes_.Annotations, param_pos: int, instant: bool) -> StepVector:
+def aggregate(
+    op: str,
+    v: StepVector,
+    grouping: tuple[str, ...],
+    without: bool,
+    param,
+    notes: notes_.Annotations,
+    param_pos: int,
+    instant: bool,
+) -> StepVector:
     """Evaluate aggregation ``op`` of ``v``. ``param`` is a per-step array (topk's k,
     quantile's q) or the label name of ``count_values``."""
     T = v.num_steps
@@ -324,7 +420,9 @@ def aggregate(op: str, v: StepVector, grouping: tuple[str, ...], without: bool,
     if v.drop_name.any():
         # A group drops the name when one of its members at that step wants it
         # (Prometheus sets the flag at the last step; members rarely disagree).
-        np.logical_or.at(drop, groups.ids, v.drop_name & v.present.any(axis=1))
+        drop = group_rows(
+            np.logical_or, groups.ids, v.drop_name & v.present.any(axis=1), groups.count
+        )
     out = StepVector(groups.labels, values, present, drop)
     return out.nonempty()
 
@@ -383,8 +481,9 @@ def _format_value(x: float) -> str:
 
 
 def _count_values(v: StepVector, label: str, grouping, without) -> StepVector:
-    from storage.labels import is_legacy_label_name
-
+    """``count_values``: per group and distinct value (formatted as Go formats it),
+    how many series have that value. The value label replaces a label of the same
+    name; with ``without`` it is kept unless listed."""
     from storage.promql.lexer import valid_utf8
 
     if not label or not valid_utf8(label):
@@ -392,33 +491,30 @@ def _count_values(v: StepVector, label: str, grouping, without) -> StepVector:
     T = v.num_steps
     rows, cols = np.nonzero(v.present)
     vals = v.values[rows, cols]
-    # group identical values (NaN with NaN) by their bit pattern
+    # identical values (any NaN with any NaN) count together
     canon = np.where(np.isnan(vals), np.nan, vals)
-    uniq, inverse = np.unique(canon.view(np.int64), return_inverse=True)
-    uvals = uniq.view(np.float64)
-    texts = [_format_value(x) for x in uvals.tolist()]
-    out_index: dict[Labels, int] = {}
+    uniq, value_id = np.unique(canon.view(np.int64), return_inverse=True)
+    value_id = value_id.reshape(-1)
+    texts = [_format_value(x) for x in uniq.view(np.float64).tolist()]
+    # the group of a series, on its labels without the value label
+    base = [ls.without(label) if ls.has(label) else ls for ls in v.labels]
+    if without:
+        groups = Groups(base, tuple(grouping), True)
+        with_value = label not in grouping
+    else:
+        groups = Groups(base, tuple(n for n in grouping if n != label), False)
+        with_value = True
+    gid = groups.ids[rows]
+    key = gid * len(uniq) + value_id if with_value else gid
+    combos, combo_of_cell = np.unique(key, return_inverse=True)
+    combo_of_cell = combo_of_cell.reshape(-1)
     out_labels: list[Labels] = []
-    pair_to_out: dict[tuple[int, int], int] = {}
-    keep = set(grouping)
-    drop = set(grouping) | {METRIC_NAME}
-    pair_keys = rows.astype(np.int64) * len(uvals) + inverse
-    upairs, pinv = np.unique(pair_keys, return_inverse=True)
-    pair_out = np.empty(len(upairs), np.int64)
-    for i, pk in enumerate(upairs.tolist()):
-        s, u = divmod(pk, len(uvals))
-        ls = v.labels[s].updated({label: texts[u]})
-        if without:
-            key = Labels.from_sorted_flat(x for n, vv in ls.items() if n not in drop for x in (n, vv))
-        else:
-            key = Labels.from_sorted_flat(x for n, vv in ls.items() if n in keep | {label} for x in (n, vv))
-        o = out_index.get(key)
-        if o is None:
-            o = out_index[key] = len(out_labels)
-            out_labels.append(key)
-        pair_out[i] = o
-    counts = np.zeros((len(out_labels), T))
-    np.add.at(counts, (pair_out[pinv], cols), 1)
+    for ck in combos.tolist():
+        g, u = divmod(ck, len(uniq)) if with_value else (ck, None)
+        ls = groups.labels[g]
+        out_labels.append(ls.updated({label: texts[u]}) if u is not None else ls)
+    counts = np.bincount(combo_of_cell * T + cols, minlength=len(combos) * T)
+    counts = counts.reshape(len(combos), T).astype(np.float64)
     return StepVector(out_labels, counts, counts > 0)
 
 

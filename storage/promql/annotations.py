@@ -21,7 +21,10 @@ def invalid_quantile(q: float) -> str:
 
 
 def invalid_ratio(r: float, capped: float) -> str:
-    return f"{WARNING}: ratio value should be between -1 and 1, got {go_g(r)}, capping to {go_g(capped)}"
+    return (
+        f"{WARNING}: ratio value should be between -1 and 1, got {go_g(r)}, "
+        f"capping to {go_g(capped)}"
+    )
 
 
 def bad_bucket_label(metric: str, le: str) -> str:
@@ -30,17 +33,24 @@ def bad_bucket_label(metric: str, le: str) -> str:
 
 
 def sort_in_range_query() -> str:
-    return f"{WARNING}: sort is ineffective for range queries since results are always ordered by labels"
+    return (
+        f"{WARNING}: sort is ineffective for range queries since results are always "
+        "ordered by labels"
+    )
 
 
 def possible_non_counter(metric: str) -> str:
-    return (f"{INFO}: metric might not be a counter, name does not end in "
-            f"_total/_sum/_count/_bucket: {go_quote(metric)}")
+    return (
+        f"{INFO}: metric might not be a counter, name does not end in "
+        f"_total/_sum/_count/_bucket: {go_quote(metric)}"
+    )
 
 
 def forced_monotonicity(metric: str) -> str:
-    text = (f"{INFO}: input to histogram_quantile needed to be fixed for monotonicity "
-            "(see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)")
+    text = (
+        f"{INFO}: input to histogram_quantile needed to be fixed for monotonicity "
+        "(see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)"
+    )
     return text + (f" for metric name {go_quote(metric)}" if metric else "")
 
 

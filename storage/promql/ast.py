@@ -131,8 +131,17 @@ class StepInvariant:
 
 
 Expr = Union[
-    NumberLiteral, StringLiteral, VectorSelector, MatrixSelector, Subquery, Call, Aggregate,
-    Binary, Unary, Paren, StepInvariant,
+    NumberLiteral,
+    StringLiteral,
+    VectorSelector,
+    MatrixSelector,
+    Subquery,
+    Call,
+    Aggregate,
+    Binary,
+    Unary,
+    Paren,
+    StepInvariant,
 ]
 
 COMPARISON_OPS = frozenset({"==", "!=", ">", "<", ">=", "<="})

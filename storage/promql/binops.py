@@ -15,7 +15,13 @@ import numpy as np
 from storage.labels import METRIC_NAME, Labels
 from storage.promql import ast
 from storage.promql.errors import EvaluationError
-from storage.promql.grid import StepVector, merge_same_labels
+from storage.promql.grid import (
+    METADATA_LABELS,
+    LabelProjector,
+    StepVector,
+    group_rows,
+    merge_same_labels,
+)
 
 
 def arith(op: str, a, b):
@@ -72,16 +78,24 @@ def scalar_binop(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return arith(op, a, b)
 
 
-def vector_scalar_binop(op: str, v: StepVector, s: np.ndarray, scalar_left: bool,
-                        return_bool: bool) -> StepVector:
+def vector_scalar_binop(
+    op: str, v: StepVector, s: np.ndarray, scalar_left: bool, return_bool: bool
+) -> StepVector:
     sv = s[None, :]
     if op in ast.COMPARISON_OPS:
         keep = compare(op, sv, v.values) if scalar_left else compare(op, v.values, sv)
         if return_bool:
-            return StepVector(v.labels, keep.astype(np.float64), v.present.copy(),
-                              np.ones(len(v), bool), None, v.ordered)
-        return StepVector(v.labels, v.values, v.present & keep, v.drop_name, v.sample_ts,
-                          v.ordered).nonempty()
+            return StepVector(
+                v.labels,
+                keep.astype(np.float64),
+                v.present.copy(),
+                np.ones(len(v), bool),
+                None,
+                v.ordered,
+            )
+        return StepVector(
+            v.labels, v.values, v.present & keep, v.drop_name, v.sample_ts, v.ordered
+        ).nonempty()
     values = arith(op, sv, v.values) if scalar_left else arith(op, v.values, sv)
     return StepVector(v.labels, values, v.present.copy(), np.ones(len(v), bool), None, v.ordered)
 
@@ -94,11 +108,7 @@ class Signatures:
         names = set(m.labels)
         if not m.on:
             names.add(METRIC_NAME)
-
-        def sig(ls: Labels) -> tuple:
-            if m.on:
-                return tuple(x for n, v in ls.items() if n in names for x in (n, v))
-            return tuple(x for n, v in ls.items() if n not in names for x in (n, v))
+        sig = LabelProjector(names, keep=m.on)
 
         def ids(side: list[Labels]) -> np.ndarray:
             out = np.empty(len(side), dtype=np.int64)
@@ -114,9 +124,7 @@ class Signatures:
 
 def _presence(ids: np.ndarray, present: np.ndarray, count: int) -> np.ndarray:
     """How many series of each signature are present at each step."""
-    out = np.zeros((count, present.shape[1]), dtype=np.int64)
-    np.add.at(out, ids, present)
-    return out
+    return group_rows(np.add, ids, present.astype(np.int32), count)
 
 
 def set_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatching) -> StepVector:
@@ -145,8 +153,9 @@ def set_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatching) 
     raise EvaluationError(f"unknown set operator {op}")
 
 
-def _duplicate_error(side_labels: list[Labels], rows: np.ndarray, m: ast.VectorMatching,
-                     one_side: str) -> EvaluationError:
+def _duplicate_error(
+    side_labels: list[Labels], rows: np.ndarray, m: ast.VectorMatching, one_side: str
+) -> EvaluationError:
     from storage.promql.annotations import go_labels
 
     a, b = (go_labels(side_labels[i]) for i in rows[:2])
@@ -158,7 +167,8 @@ def _duplicate_error(side_labels: list[Labels], rows: np.ndarray, m: ast.VectorM
     else:
         group = first.without(METRIC_NAME, *m.labels)
     return EvaluationError(
-        f"found duplicate series for the match group {go_labels(group)} on the {one_side} hand-side of the "
+        f"found duplicate series for the match group {go_labels(group)} on the {one_side} "
+        "hand-side of the "
         f"operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique "
         "on one side"
     )
@@ -167,7 +177,8 @@ def _duplicate_error(side_labels: list[Labels], rows: np.ndarray, m: ast.VectorM
 def _result_labels(many: Labels, one: Labels, op: str, m: ast.VectorMatching) -> Labels:
     d = many.to_dict()
     if op in ast.ARITHMETIC_OPS:
-        d.pop(METRIC_NAME, None)
+        for n in METADATA_LABELS:
+            d.pop(n, None)
     if m.card == "one-to-one":
         if m.on:
             d = {n: v for n, v in d.items() if n in m.labels}
@@ -183,17 +194,32 @@ def _result_labels(many: Labels, one: Labels, op: str, m: ast.VectorMatching) ->
     return Labels.from_dict(d)
 
 
-def vector_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatching,
-                 return_bool: bool) -> StepVector:
-    """Arithmetic or comparison between two vectors (one-to-one, many-to-one, one-to-many)."""
+def _match_labels(ls: Labels, m: ast.VectorMatching) -> Labels:
+    """Prometheus's ``MatchLabels``: the labels a fill value's stand-in series gets."""
+    if m.on:
+        return ls.keep(*m.labels)
+    return ls.without(METRIC_NAME, *m.labels)
+
+
+def vector_binop(
+    op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatching, return_bool: bool
+) -> StepVector:
+    """Arithmetic or comparison between two vectors (one-to-one, many-to-one,
+    one-to-many), with the experimental ``fill()`` modifiers."""
     T = lhs.num_steps
     sig = Signatures(lhs.labels, rhs.labels, m)
     swap = m.card == "one-to-many"
     many, one = (rhs, lhs) if swap else (lhs, rhs)
     many_sig, one_sig = (sig.rhs, sig.lhs) if swap else (sig.lhs, sig.rhs)
+    # As in Prometheus, an unmatched "many" element is paired with the right fill
+    # and an unmatched "one" element with the left fill, also after group_right swaps.
+    fill_many, fill_one = m.fill_rhs, m.fill_lhs
     many_any = many.present.any(axis=0)
     one_any = one.present.any(axis=0)
-    both = many_any & one_any  # Prometheus skips steps where a side is empty
+    if fill_many is None and fill_one is None:
+        both = many_any & one_any  # Prometheus skips steps where a side is empty
+    else:
+        both = many_any | one_any
 
     one_count = _presence(one_sig, one.present, sig.count)
     dup = (one_count > 1) & both[None, :]
@@ -206,23 +232,51 @@ def vector_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatchin
     r_idx, t_idx = np.nonzero(one.present)
     partner[one_sig[r_idx], t_idx] = r_idx
 
+    M, N = len(many), len(one)
     mate = partner[many_sig]  # (many rows, T)
-    matched = many.present & (mate >= 0) & both[None, :]
+    present_m = many.present & both[None, :]
+    real = present_m & (mate >= 0)
+    many_labels, many_values, many_drop, mates, matched, sigs = (
+        list(many.labels),
+        many.values,
+        many.drop_name,
+        mate,
+        real,
+        many_sig,
+    )
+    one_labels, one_values = list(one.labels), one.values
+    if fill_many is not None:
+        lonely = present_m & (mate < 0)
+        one_labels += [_match_labels(ls, m) for ls in many.labels]
+        one_values = np.vstack([one_values, np.full((M, T), fill_many)]) if M else one_values
+        mates = np.where(lonely, N + np.arange(M)[:, None], mates)
+        matched = real | lonely
+    if fill_one is not None:
+        taken = _presence(many_sig, real, sig.count) > 0
+        lonely_one = one.present & both[None, :] & ~taken[one_sig]
+        many_labels += [_match_labels(ls, m) for ls in one.labels]
+        many_values = np.vstack([many_values, np.full((N, T), fill_one)]) if N else many_values
+        many_drop = np.concatenate([many_drop, np.zeros(N, bool)])
+        mates = np.vstack([mates, np.where(lonely_one, np.arange(N)[:, None], -1)])
+        matched = np.vstack([matched, lonely_one])
+        sigs = np.concatenate([many_sig, one_sig])
 
     if m.card == "one-to-one":
-        per_sig = _presence(many_sig, matched, sig.count)
+        per_sig = _presence(sigs, matched, sig.count)
         if (per_sig > 1).any():
             raise EvaluationError(
                 "multiple matches for labels: many-to-one matching must be explicit "
-                "(group_left/group_right)")
+                "(group_left/group_right)"
+            )
 
-    mate_safe = np.where(matched, mate, 0)
-    rows_idx = np.arange(len(many))[:, None]
-    one_vals = one.values[mate_safe, np.arange(T)[None, :]] if len(one) else np.zeros(many.values.shape)
-    if swap:
-        left, right = one_vals, many.values
+    n_one = max(len(one_labels), 1)
+    mate_safe = np.where(matched, mates, 0)
+    rows_idx = np.arange(len(many_labels))[:, None]
+    if len(one_labels):
+        one_vals = one_values[mate_safe, np.arange(T)[None, :]]
     else:
-        left, right = many.values, one_vals
+        one_vals = np.zeros(many_values.shape)
+    left, right = (one_vals, many_values) if swap else (many_values, one_vals)
 
     if op in ast.COMPARISON_OPS:
         keep = compare(op, left, right)
@@ -236,27 +290,23 @@ def vector_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatchin
     # Output series are keyed by their labels, which depend on the partner only
     # through group_x labels; find the distinct (many row, partner row) pairs.
     if m.include:
-        pair = np.where(matched, rows_idx * max(len(one), 1) + mate_safe, -1)
+        pair = np.where(matched, rows_idx * n_one + mate_safe, -1)
     else:
-        pair = np.where(matched, rows_idx * max(len(one), 1), -1)
+        pair = np.where(matched, rows_idx * n_one, -1)
     uniq = np.unique(pair[matched])
     out_labels: list[Labels] = []
     out_index: dict[Labels, int] = {}
     pair_out = np.empty(len(uniq), dtype=np.int64)
-    n_one = max(len(one), 1)
-    cache: dict[tuple[int, int], Labels] = {}
     for i, pk in enumerate(uniq.tolist()):
         mr, orow = divmod(pk, n_one)
-        key = (mr, orow if m.include else -1)
-        ls = cache.get(key)
-        if ls is None:
-            ls = _result_labels(many.labels[mr], one.labels[orow] if len(one) else Labels.EMPTY, op, m)
-            cache[key] = ls
+        other = one_labels[orow] if len(one_labels) else Labels.EMPTY
+        ls = _result_labels(many_labels[mr], other, op, m)
         o = out_index.get(ls)
         if o is None:
             o = out_index[ls] = len(out_labels)
             out_labels.append(ls)
         pair_out[i] = o
+    n_out = len(out_labels)
     if m.card != "one-to-one" and len(uniq):
         # grouping labels must make results unique within a match group and step
         cells_r, cells_t = np.nonzero(matched)
@@ -264,18 +314,18 @@ def vector_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatchin
         key = out_of_cell * T + cells_t
         if len(np.unique(key)) < len(key):
             raise EvaluationError(
-                "multiple matches for labels: grouping labels must ensure unique matches")
-    O = len(out_labels)
-    out_values = np.zeros((O, T))
-    present = np.zeros((O, T), dtype=bool)
-    drop = np.zeros(O, dtype=bool)
-    if O:
+                "multiple matches for labels: grouping labels must ensure unique matches"
+            )
+    out_values = np.zeros((n_out, T))
+    present = np.zeros((n_out, T), dtype=bool)
+    drop = np.zeros(n_out, dtype=bool)
+    if n_out:
         cells_r, cells_t = np.nonzero(out_present)
         o = pair_out[np.searchsorted(uniq, pair[cells_r, cells_t])]
-        counts = np.zeros((O, T), dtype=np.int64)
-        np.add.at(counts, (o, cells_t), 1)
-        if (counts > 1).any():
+        key = o * T + cells_t
+        if len(np.unique(key)) < len(key):
             from storage.promql.grid import DUPLICATE_LABELSET
+
             raise EvaluationError(DUPLICATE_LABELSET)
         out_values[o, cells_t] = values[cells_r, cells_t]
         present[o, cells_t] = True
@@ -283,8 +333,6 @@ def vector_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatchin
             drop[:] = True
         else:
             # comparisons keep the many side's pending name drop
-            src = np.zeros(O, dtype=bool)
-            np.logical_or.at(src, o, many.drop_name[cells_r])
-            drop = src
+            drop = group_rows(np.logical_or, o, many_drop[cells_r], n_out)
     out = StepVector(out_labels, out_values, present, drop)
     return out.nonempty()

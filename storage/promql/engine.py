@@ -13,6 +13,7 @@ backend), applies the limits and returns Prometheus-shaped values::
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -21,28 +22,47 @@ from dataclasses import dataclass, field
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from storage.labels import METRIC_NAME
 from storage.promql import ast
+from storage.promql import limits as limits_mod
 from storage.promql.annotations import Annotations
 from storage.promql.errors import (
-    BadQueryError, ConcurrencyLimitError, EvaluationError, InternalError, PromQLError,
+    BadQueryError,
+    ConcurrencyLimitError,
+    EvaluationError,
+    InternalError,
+    PromQLError,
 )
-from storage.promql.evaluator import EvalContext, Evaluator, preprocess
+from storage.promql.evaluator import EvalContext, Evaluator
 from storage.promql.grid import (
-    DUPLICATE_LABELSET, Grid, RangeSeries, StepScalar, StepString, StepVector, merge_same_labels,
+    DUPLICATE_LABELSET,
+    Grid,
+    RangeSeries,
+    StepScalar,
+    StepString,
+    StepVector,
+    merge_same_labels,
+    without_name,
 )
 from storage.promql.limits import QueryLimits
 from storage.promql.metrics import EngineMetrics
 from storage.promql.parser import parse
+from storage.promql.preprocess import preprocess
 from storage.promql.value import Sample, Scalar, Series, String
 
-_TYPE_NAMES = {ast.VECTOR: "instant vector", ast.MATRIX: "range vector", ast.SCALAR: "scalar",
-               ast.STRING: "string"}
+_TYPE_NAMES = {
+    ast.VECTOR: "instant vector",
+    ast.MATRIX: "range vector",
+    ast.SCALAR: "scalar",
+    ast.STRING: "string",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
-    """Engine settings (Prometheus's ``--query.*`` flags)."""
+    """Engine settings (Prometheus's ``--query.*`` flags)::
+
+    Engine(EngineOptions(timeout_s=30.0, max_concurrent=4))
+    """
 
     # How far back an instant selector looks for a sample (--query.lookback-delta).
     lookback_delta_ms: int = 300_000
@@ -64,7 +84,10 @@ class EngineOptions:
 @dataclass(slots=True)
 class QueryStats:
     """Timings (seconds) and sample counts of one query, shaped like Prometheus's
-    ``stats=all`` output by ``to_json``."""
+    ``stats=all`` output by ``to_json``::
+
+    engine.instant_query(store, "up", t).stats.to_json()["samples"]["peakSamples"]
+    """
 
     queue_s: float = 0.0
     prepare_s: float = 0.0
@@ -74,6 +97,7 @@ class QueryStats:
     samples_read: int = 0
     peak_samples: int = 0
     series_fetched: int = 0
+    storage_s: float = 0.0  # part of eval_s spent reading storage
 
     def to_json(self) -> dict:
         return {
@@ -95,7 +119,11 @@ class QueryStats:
 @dataclass(slots=True)
 class QueryResult:
     """What a query returns: ``value`` is a ``Scalar``, ``String``, ``list[Sample]``
-    (vector) or ``list[Series]`` (matrix) as ``result_type`` says."""
+    (vector) or ``list[Series]`` (matrix) as ``result_type`` says::
+
+    res = engine.range_query(store, "up", start, end, step)
+    res.result_type, res.value, res.warnings, res.infos
+    """
 
     value: object
     result_type: str
@@ -111,8 +139,12 @@ class Engine:
     engine's own metrics (default: prometheus_client's), ``clock`` drives timeouts.
     """
 
-    def __init__(self, options: EngineOptions | None = None, registry: CollectorRegistry | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        options: EngineOptions | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.options = options or EngineOptions()
         self.clock = clock
         self.metrics = EngineMetrics.for_registry(registry)
@@ -122,60 +154,121 @@ class Engine:
     # --- public API ----------------------------------------------------------------
     def parse(self, expr: str) -> ast.Expr:
         """Parse and type-check; raises ``ParseError`` (with the position) when invalid."""
-        return parse(expr)
+        return _parse_cached(expr)
 
-    def instant_query(self, queryable, expr: str, time_ms: int, *, timeout_s: float | None = None,
-                      cancel: threading.Event | None = None,
-                      lookback_delta_ms: int | None = None) -> QueryResult:
+    def instant_query(
+        self,
+        queryable,
+        expr: str,
+        time_ms: int,
+        *,
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+        lookback_delta_ms: int | None = None,
+    ) -> QueryResult:
         """Evaluate ``expr`` at ``time_ms``."""
-        return self._run(queryable, expr, None, int(time_ms), int(time_ms), 0, timeout_s, cancel,
-                         lookback_delta_ms)
+        return self._run(
+            queryable,
+            expr,
+            None,
+            int(time_ms),
+            int(time_ms),
+            0,
+            timeout_s,
+            cancel,
+            lookback_delta_ms,
+        )
 
-    def range_query(self, queryable, expr: str, start_ms: int, end_ms: int, step_ms: int, *,
-                    timeout_s: float | None = None, cancel: threading.Event | None = None,
-                    lookback_delta_ms: int | None = None) -> QueryResult:
+    def range_query(
+        self,
+        queryable,
+        expr: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        *,
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+        lookback_delta_ms: int | None = None,
+    ) -> QueryResult:
         """Evaluate ``expr`` at ``start_ms, start_ms + step_ms, ... <= end_ms``; always a matrix."""
         start_ms, end_ms, step_ms = int(start_ms), int(end_ms), int(step_ms)
         if step_ms <= 0:
-            raise BadQueryError("zero or negative query resolution step widths are not accepted. "
-                                "Try a positive integer")
+            raise BadQueryError(
+                "zero or negative query resolution step widths are not accepted. "
+                "Try a positive integer"
+            )
         if end_ms < start_ms:
             raise BadQueryError("end timestamp must not be before start time")
         if (end_ms - start_ms) // step_ms + 1 > self.options.max_points_per_series:
             raise BadQueryError(
                 f"exceeded maximum resolution of {self.options.max_points_per_series:,} points per "
-                "timeseries. Try decreasing the query resolution (?step=XX)")
-        return self._run(queryable, expr, None, start_ms, end_ms, step_ms, timeout_s, cancel,
-                         lookback_delta_ms)
+                "timeseries. Try decreasing the query resolution (?step=XX)"
+            )
+        return self._run(
+            queryable, expr, None, start_ms, end_ms, step_ms, timeout_s, cancel, lookback_delta_ms
+        )
 
-    def query_tree(self, queryable, tree: ast.Expr, query_text: str, start_ms: int, end_ms: int,
-                   step_ms: int, **kw) -> QueryResult:
+    def query_tree(
+        self,
+        queryable,
+        tree: ast.Expr,
+        query_text: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        **kw,
+    ) -> QueryResult:
         """Evaluate an already parsed (possibly rewritten) tree; ``step_ms`` 0 means instant."""
-        return self._run(queryable, query_text, tree, start_ms, end_ms, step_ms,
-                         kw.get("timeout_s"), kw.get("cancel"), kw.get("lookback_delta_ms"))
+        return self._run(
+            queryable,
+            query_text,
+            tree,
+            start_ms,
+            end_ms,
+            step_ms,
+            kw.get("timeout_s"),
+            kw.get("cancel"),
+            kw.get("lookback_delta_ms"),
+        )
 
     # --- machinery --------------------------------------------------------------------
-    def _run(self, queryable, expr: str, tree, start: int, end: int, step: int, timeout_s, cancel,
-             lookback) -> QueryResult:
+    def _run(
+        self,
+        queryable,
+        expr: str,
+        tree,
+        start: int,
+        end: int,
+        step: int,
+        timeout_s,
+        cancel,
+        lookback,
+    ) -> QueryResult:
         t0 = self.clock()
         timeout = self.options.timeout_s if timeout_s is None else timeout_s
         deadline = t0 + timeout if timeout and timeout > 0 else None
         result = "success"
         try:
             if tree is None:
-                tree = parse(expr)
+                tree = _parse_cached(expr)
             kind = ast.value_type(tree)
             if step and kind not in (ast.SCALAR, ast.VECTOR):
-                raise BadQueryError(f'invalid expression type "{_TYPE_NAMES[kind]}" for range query, '
-                                    "must be Scalar or instant Vector")
+                raise BadQueryError(
+                    f'invalid expression type "{_TYPE_NAMES[kind]}" for range query, '
+                    "must be Scalar or instant Vector"
+                )
             wait = None if deadline is None else max(0.0, deadline - self.clock())
             if not self._slots.acquire(timeout=wait):
                 raise ConcurrencyLimitError(
                     "query timed out in query queue "
-                    f"({self.options.max_concurrent} queries were already running)")
+                    f"({self.options.max_concurrent} queries were already running)"
+                )
             try:
                 self.metrics.concurrent.inc()
-                return self._exec(queryable, expr, tree, start, end, step, deadline, cancel, lookback, t0)
+                return self._exec(
+                    queryable, expr, tree, start, end, step, deadline, cancel, lookback, t0
+                )
             finally:
                 self.metrics.concurrent.dec()
                 self._slots.release()
@@ -192,23 +285,34 @@ class Engine:
             result = "internal"
             raise InternalError(f"internal error: {type(e).__name__}: {e}") from e
         finally:
-            self.metrics.queries.labels(result=result).inc()
+            self.metrics.result(result).inc()
 
-    def _exec(self, queryable, expr, tree, start, end, step, deadline, cancel, lookback, t0) -> QueryResult:
+    def _exec(
+        self, queryable, expr, tree, start, end, step, deadline, cancel, lookback, t0
+    ) -> QueryResult:
         opts = self.options
         stats = QueryStats(queue_s=self.clock() - t0)
         limits = QueryLimits(opts.max_samples, deadline, cancel, self.clock)
         notes = Annotations(expr)
-        ctx = EvalContext(expr, queryable, opts.lookback_delta_ms if lookback is None else lookback,
-                          opts.default_subquery_step_ms, limits, notes, opts.delayed_name_removal)
+        ctx = EvalContext(
+            expr,
+            queryable,
+            opts.lookback_delta_ms if lookback is None else lookback,
+            opts.default_subquery_step_ms,
+            limits,
+            notes,
+            opts.delayed_name_removal,
+        )
         t1 = self.clock()
         prepared = preprocess(tree, start, end, step)
         grid = Grid(start, end, step if step else 1)
         stats.prepare_s = self.clock() - t1
         t2 = self.clock()
+        token = limits_mod.current.set(limits)
         try:
             value = Evaluator(ctx, grid).eval(prepared)
         finally:
+            limits_mod.current.reset(token)
             ctx.close()
         stats.eval_s = self.clock() - t2
         t3 = self.clock()
@@ -219,12 +323,13 @@ class Engine:
         stats.samples_read = limits.samples_read
         stats.peak_samples = limits.peak
         stats.series_fetched = ctx.series_fetched
+        stats.storage_s = ctx.storage_s
         m = self.metrics
         m.samples.inc(limits.samples_read)
-        m.duration.labels(phase="queue").observe(stats.queue_s)
-        m.duration.labels(phase="prepare").observe(stats.prepare_s)
-        m.duration.labels(phase="eval").observe(stats.eval_s)
-        m.duration.labels(phase="result").observe(stats.result_s)
+        m.phase["queue"].observe(stats.queue_s)
+        m.phase["prepare"].observe(stats.prepare_s)
+        m.phase["eval"].observe(stats.eval_s)
+        m.phase["result"].observe(stats.result_s)
         warnings, infos = notes.strings()
         return QueryResult(out, kind, warnings, infos, stats)
 
@@ -258,6 +363,11 @@ class Engine:
         return out, "matrix"
 
 
+# Dashboards and rules send the same expressions again and again; the trees are
+# immutable, so parsed ones are shared (errors are not cached).
+_parse_cached = functools.lru_cache(maxsize=2048)(parse)
+
+
 def _empty_labels():
     from storage.labels import Labels
 
@@ -267,12 +377,12 @@ def _empty_labels():
 def _apply_name_drops(v: StepVector) -> StepVector:
     if not v.drop_name.any():
         return v
-    labels = [ls.without(METRIC_NAME) if d else ls for ls, d in zip(v.labels, v.drop_name.tolist())]
+    labels = [without_name(ls) if d else ls for ls, d in zip(v.labels, v.drop_name.tolist())]
     return StepVector(labels, v.values, v.present, np.zeros(len(labels), bool), None, v.ordered)
 
 
 def _range_series_result(rs: RangeSeries) -> list[Series]:
-    labels = [ls.without(METRIC_NAME) if d else ls for ls, d in zip(rs.labels, rs.drop_name.tolist())]
+    labels = [without_name(ls) if d else ls for ls, d in zip(rs.labels, rs.drop_name.tolist())]
     by_labels: dict = {}
     for i, ls in enumerate(labels):
         a, b = int(rs.offsets[i]), int(rs.offsets[i + 1])

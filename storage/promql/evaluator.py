@@ -12,35 +12,28 @@ one-step grid and repeated, as Prometheus does::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from storage.interface import SelectHints
-from storage.labels import METRIC_NAME, Labels
-from storage.promql import aggregations, ast, binops, functions, histograms, range_functions
-from storage.promql import annotations as notes_
+from storage.promql import aggregations, ast, binops, calls
 from storage.promql.annotations import Annotations
 from storage.promql.errors import EvaluationError, PromQLError, StorageReadError
 from storage.promql.grid import (
-    DUPLICATE_LABELSET, Grid, RangeSeries, StepScalar, StepString, StepVector, broadcast_steps,
+    DUPLICATE_LABELSET,
+    Grid,
+    RangeSeries,
+    StepScalar,
+    StepString,
+    StepVector,
+    broadcast_steps,
     merge_same_labels,
+    without_name,
 )
 from storage.promql.limits import QueryLimits
-from storage.promql.range_functions import Windows
 from storage.promql.selectors import Points, instant_values, points_from_vector, range_series
-
-# Functions whose value depends on the evaluation time even when their
-# arguments do not (Prometheus's AtModifierUnsafeFunctions).
-AT_MODIFIER_UNSAFE = frozenset({
-    "days_in_month", "day_of_month", "day_of_week", "day_of_year", "hour", "minute", "month",
-    "year", "predict_linear", "time", "timestamp", "start", "end", "range", "step",
-})
-SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
-COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
-NATIVE_HISTOGRAM_FUNCTIONS = frozenset({
-    "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar",
-})
 
 
 @dataclass
@@ -56,16 +49,20 @@ class EvalContext:
     delayed_name_removal: bool = True
     queriers: dict = field(default_factory=dict)
     series_fetched: int = 0
+    storage_s: float = 0.0  # wall time spent in Queryable.querier / Querier.select
 
     def querier(self, mint: int, maxt: int):
         q = self.queriers.get((mint, maxt))
         if q is None:
+            t0 = time.perf_counter()
             try:
                 q = self.queryable.querier(mint, maxt)
             except PromQLError:
                 raise
             except Exception as e:
                 raise StorageReadError(f"opening querier: {e}") from e
+            finally:
+                self.storage_s += time.perf_counter() - t0
             self.queriers[(mint, maxt)] = q
         return q
 
@@ -78,108 +75,8 @@ class EvalContext:
         self.queriers.clear()
 
 
-# --- preprocessing ---------------------------------------------------------------
-
-def resolve_at(e: ast.Expr, start_ms: int, end_ms: int, step_ms: int = 0) -> ast.Expr:
-    """Turn ``@ start()``/``@ end()`` into times and the query-context functions
-    ``start()``, ``end()``, ``range()``, ``step()`` into numbers, and unwrap
-    parentheses around function arguments and aggregation operands (Prometheus
-    does too: it makes ``timestamp((x))`` see the selector)."""
-    context = {
-        "start": start_ms / 1000.0,
-        "end": end_ms / 1000.0,
-        "range": (end_ms - start_ms) / 1000.0,
-        "step": step_ms / 1000.0 if start_ms != end_ms else 0.0,
-    }
-
-    def fix_at(at: ast.AtModifier | None) -> ast.AtModifier | None:
-        if at is None or at.kind == "at":
-            return at
-        return ast.AtModifier("at", start_ms if at.kind == "start" else end_ms)
-
-    def walk(n: ast.Expr) -> ast.Expr:
-        if isinstance(n, ast.VectorSelector):
-            return replace(n, at=fix_at(n.at)) if n.at is not None else n
-        if isinstance(n, ast.MatrixSelector):
-            return replace(n, selector=walk(n.selector))
-        if isinstance(n, ast.Subquery):
-            return replace(n, expr=walk(n.expr), at=fix_at(n.at))
-        if isinstance(n, ast.Call):
-            if n.func in context and not n.args:
-                return ast.NumberLiteral(n.pos, context[n.func])
-            return replace(n, args=tuple(walk(ast.unwrap_parens(a)) for a in n.args))
-        if isinstance(n, ast.Aggregate):
-            return replace(n, expr=walk(ast.unwrap_parens(n.expr)),
-                           param=None if n.param is None else walk(ast.unwrap_parens(n.param)))
-        if isinstance(n, ast.Binary):
-            return replace(n, lhs=walk(n.lhs), rhs=walk(n.rhs))
-        if isinstance(n, (ast.Unary, ast.Paren, ast.StepInvariant)):
-            return replace(n, expr=walk(n.expr))
-        return n
-
-    return walk(e)
-
-
-def mark_step_invariant(e: ast.Expr) -> ast.Expr:
-    """Wrap sub-expressions whose value does not change from step to step."""
-
-    def wrap(n: ast.Expr) -> ast.Expr:
-        return ast.StepInvariant(n.pos, n)
-
-    def helper(n: ast.Expr) -> tuple[ast.Expr, bool, bool]:
-        # returns (new node, is step invariant, should be wrapped)
-        if isinstance(n, ast.VectorSelector):
-            inv = n.at is not None
-            return n, inv, inv
-        if isinstance(n, ast.Aggregate):
-            inner, inv, _ = helper(n.expr)
-            return replace(n, expr=inner), inv, inv
-        if isinstance(n, ast.Binary):
-            lhs, li, lw = helper(n.lhs)
-            rhs, ri, rw = helper(n.rhs)
-            if li and ri:
-                return replace(n, lhs=lhs, rhs=rhs), True, True
-            return replace(n, lhs=wrap(lhs) if lw else lhs, rhs=wrap(rhs) if rw else rhs), False, False
-        if isinstance(n, ast.Call):
-            inv = n.func not in AT_MODIFIER_UNSAFE
-            ts_safe = n.func == "timestamp"
-            new_args, wraps = [], []
-            for a in n.args:
-                na, ai, aw = helper(a)
-                new_args.append(na)
-                wraps.append(aw)
-                inv = inv and ai
-                if not ai or not isinstance(na, ast.VectorSelector):
-                    ts_safe = False
-            if inv or ts_safe:
-                return replace(n, args=tuple(new_args)), True, True
-            return replace(n, args=tuple(wrap(a) if w else a for a, w in zip(new_args, wraps))), False, False
-        if isinstance(n, ast.MatrixSelector):
-            _, inv, _ = helper(n.selector)
-            return n, inv, False
-        if isinstance(n, ast.Subquery):
-            inner, inv, _ = helper(n.expr)
-            if inv:
-                inner = wrap(inner)
-            return replace(n, expr=inner), n.at is not None, False
-        if isinstance(n, (ast.Paren, ast.Unary)):
-            inner, inv, w = helper(n.expr)
-            return replace(n, expr=inner), inv, w
-        if isinstance(n, (ast.NumberLiteral, ast.StringLiteral)):
-            return n, True, False
-        if isinstance(n, ast.StepInvariant):
-            return n, True, False
-        raise EvaluationError(f"unexpected node {type(n).__name__}")
-
-    new, _, should_wrap = helper(e)
-    return wrap(new) if should_wrap else new
-
-
-def preprocess(e: ast.Expr, start_ms: int, end_ms: int, step_ms: int = 0) -> ast.Expr:
-    return mark_step_invariant(resolve_at(e, start_ms, end_ms, step_ms))
-
-
 # --- evaluation ------------------------------------------------------------------
+
 
 def _num_points(v) -> int:
     if isinstance(v, StepVector):
@@ -220,7 +117,9 @@ class Evaluator:
             raise EvaluationError(f"expected an instant vector, got {type(v).__name__}")
         return v
 
-    def drop_name(self, v: StepVector, rows: np.ndarray | None = None, strict: bool = False) -> StepVector:
+    def drop_name(
+        self, v: StepVector, rows: np.ndarray | None = None, strict: bool = False
+    ) -> StepVector:
         """Mark the series' metric names for removal (Prometheus 3.x delayed removal)
         or remove them now, merging series that become equal."""
         if self.ctx.delayed_name_removal:
@@ -232,23 +131,27 @@ class Evaluator:
         mask = np.ones(len(v), bool) if rows is None else np.zeros(len(v), bool)
         if rows is not None:
             mask[rows] = True
-        labels = [ls.without(METRIC_NAME) if m else ls for ls, m in zip(v.labels, mask.tolist())]
+        labels = [without_name(ls) if m else ls for ls, m in zip(v.labels, mask.tolist())]
         out = StepVector(labels, v.values, v.present, np.zeros(len(labels), bool), None, v.ordered)
         if strict and len(set(labels)) < len(labels):
             raise EvaluationError(DUPLICATE_LABELSET)
         return merge_same_labels(out, keep_order=True)
 
-    def fetch(self, vs: ast.VectorSelector, mint: int, maxt: int, range_ms: int = 0,
-              func: str = "") -> Points:
+    def fetch(
+        self, vs: ast.VectorSelector, mint: int, maxt: int, range_ms: int = 0, func: str = ""
+    ) -> Points:
         self.ctx.limits.check("query preparation")
         q = self.ctx.querier(mint, maxt)
         hints = SelectHints(step_ms=self.grid.step, range_ms=range_ms, func=func)
+        t0 = time.perf_counter()
         try:
             ss = q.select(list(vs.matchers), hints)
         except PromQLError:
             raise
         except Exception as e:
             raise StorageReadError(f"expanding series: {e}") from e
+        finally:
+            self.ctx.storage_s += time.perf_counter() - t0
         self.ctx.limits.read(ss.num_samples)
         self.ctx.limits.charge(ss.num_samples)
         self.ctx.series_fetched += len(ss)
@@ -304,17 +207,20 @@ class Evaluator:
         refs = self.ref_times(vs.offset_ms, vs.at)
         lookback = self.ctx.lookback_ms
         points = self.fetch(vs, int(refs.min()) - lookback + 1, int(refs.max()))
+        self.ctx.limits.check_cells(len(points) * len(refs))
         out = instant_values(points, refs, lookback)
         return self.widen(out)
 
     def matrix_points(self, ms: ast.MatrixSelector, refs: np.ndarray, func: str = "") -> Points:
+        """The points a range selector reads, stale markers included: range
+        windows skip them, which callers do a block of series at a time
+        (``Points.without_stale``) rather than copying everything at once."""
         vs = ms.selector
-        points = self.fetch(vs, int(refs.min()) - ms.range_ms + 1, int(refs.max()), ms.range_ms, func)
-        return points.without_stale()
+        return self.fetch(vs, int(refs.min()) - ms.range_ms + 1, int(refs.max()), ms.range_ms, func)
 
     def matrix_selector(self, ms: ast.MatrixSelector) -> RangeSeries:
         ref = int(self.ref_times(ms.selector.offset_ms, ms.selector.at)[0])
-        points = self.matrix_points(ms, np.array([ref]))
+        points = self.matrix_points(ms, np.array([ref])).without_stale()
         return range_series(points, ref - ms.range_ms, ref)
 
     def subquery_grid(self, sq: ast.Subquery) -> Grid:
@@ -341,219 +247,29 @@ class Evaluator:
         ref = int(sq.at.ms - sq.offset_ms) if sq.at is not None else self.grid.start - sq.offset_ms
         rs = range_series(points, ref - sq.range_ms, ref)
         keep = {ls: i for i, ls in enumerate(points.labels)}
-        rs.drop_name = np.array([drop[keep[ls]] for ls in rs.labels], dtype=bool) if len(rs) else \
-            np.zeros(0, bool)
+        rs.drop_name = (
+            np.array([drop[keep[ls]] for ls in rs.labels], dtype=bool)
+            if len(rs)
+            else np.zeros(0, bool)
+        )
         return rs
 
-    def windows(self, arg: ast.Expr, func: str) -> tuple[Windows, np.ndarray, bool]:
-        """The windows of a range argument at every step; also the input series'
-        pending name drops and whether the windows are fixed by ``@``."""
+    def range_arg(self, arg: ast.Expr, func: str):
+        """A range argument's points, window ends at each step, range, the input
+        series' pending name drops, and whether ``@`` fixes the window."""
         if isinstance(arg, ast.MatrixSelector):
             vs = arg.selector
             refs = self.ref_times(vs.offset_ms, vs.at)
             points = self.matrix_points(arg, refs, func)
-            drop_in = np.zeros(len(points), bool)
-            range_ms = arg.range_ms
-            fixed = vs.at is not None
-        elif isinstance(arg, ast.Subquery):
+            return points, refs, arg.range_ms, np.zeros(len(points), bool), vs.at is not None
+        if isinstance(arg, ast.Subquery):
             points, drop_in = self.subquery_points(arg)
             refs = self.ref_times(arg.offset_ms, arg.at)
-            range_ms = arg.range_ms
-            fixed = arg.at is not None
-        else:
-            raise EvaluationError(f"expected a range vector argument for {func}()")
-        starts = refs - range_ms
-        lo, hi = (points.search(starts, "right"), points.search(refs, "right"))
-        if fixed and self.T != 1:
-            lo = np.broadcast_to(lo, (len(points), self.T))
-            hi = np.broadcast_to(hi, (len(points), self.T))
-            starts = np.broadcast_to(starts, (self.T,))
-            refs = np.broadcast_to(refs, (self.T,))
-        w = Windows(points, lo, hi, starts, refs, self.grid.times, range_ms)
-        return w, drop_in, fixed
+            return points, refs, arg.range_ms, drop_in, arg.at is not None
+        raise EvaluationError(f"expected a range vector argument for {func}()")
 
-    # --- functions ----------------------------------------------------------------
     def call(self, c: ast.Call):
-        name = c.func
-        args = c.args
-        if name in range_functions.RANGE_FUNCTIONS:
-            return self.range_call(c)
-        if name == "time":
-            return StepScalar(self.grid.times / 1000.0)
-        if name == "pi":
-            return StepScalar(np.full(self.T, np.pi))
-        if name in ("min_of", "max_of"):
-            a, b = self.scalar(args[0]), self.scalar(args[1])
-            return StepScalar(np.minimum(a, b) if name == "min_of" else np.maximum(a, b))
-        if name == "vector":
-            s = self.scalar(args[0])
-            return StepVector([Labels.EMPTY], s[None, :].copy(), np.ones((1, self.T), bool))
-        if name == "scalar":
-            v = self.vector(args[0])
-            count = v.present.sum(axis=0)
-            vals = np.where(v.present, v.values, 0.0).sum(axis=0) if len(v) else np.zeros(self.T)
-            return StepScalar(np.where(count == 1, vals, np.nan))
-        if name == "timestamp":
-            return self.timestamp(c)
-        if name in ("label_replace", "label_join"):
-            v = self.vector(args[0])
-            strs = [a.val for a in args[1:]]
-            if name == "label_replace":
-                return functions.label_replace(v, strs[0], strs[1], strs[2], strs[3])
-            return functions.label_join(v, strs[0], strs[1], strs[2:])
-        if name in SORT_FUNCTIONS:
-            v = self.vector(args[0])
-            if not self.grid.instant:
-                self.ctx.notes.warn(notes_.sort_in_range_query(), c.pos)
-                return v
-            if name in ("sort", "sort_desc"):
-                return functions.sort_by_value(v, name == "sort_desc")
-            return functions.sort_by_label(v, [a.val for a in args[1:]], name == "sort_by_label_desc")
-        if name == "absent":
-            v = self.vector(args[0])
-            arg = ast.unwrap_parens(args[0])
-            labels = functions.absent_labels(arg.matchers) if isinstance(arg, ast.VectorSelector) \
-                else Labels.EMPTY
-            present = ~v.present.any(axis=0) if len(v) else np.ones(self.T, bool)
-            return StepVector([labels], np.ones((1, self.T)), present[None, :]).nonempty()
-        if name in functions.MATH:
-            v = self.vector(args[0])
-            out = StepVector(v.labels, functions.math_function(name, v.values), v.present,
-                             v.drop_name, None, v.ordered)
-            return self.drop_name(out)
-        if name == "round":
-            v = self.vector(args[0])
-            to = self.scalar(args[1]) if len(args) > 1 else np.ones(self.T)
-            out = StepVector(v.labels, functions.round_to(v.values, to[None, :]), v.present,
-                             v.drop_name, None, v.ordered)
-            return self.drop_name(out)
-        if name in ("clamp", "clamp_min", "clamp_max"):
-            v = self.vector(args[0])
-            if name == "clamp":
-                lo, hi = self.scalar(args[1]), self.scalar(args[2])
-            elif name == "clamp_min":
-                lo, hi = self.scalar(args[1]), np.full(self.T, np.inf)
-            else:
-                lo, hi = np.full(self.T, -np.inf), self.scalar(args[1])
-            values, present = functions.clamp(v, lo, hi)
-            out = StepVector(v.labels, values, present, v.drop_name, None, v.ordered).nonempty()
-            return self.drop_name(out)
-        if name in functions.DATE_FUNCTIONS:
-            if not args:
-                vals = functions.date_parts(name, (self.grid.times // 1000).astype(np.float64))
-                return StepVector([Labels.EMPTY], vals[None, :], np.ones((1, self.T), bool))
-            v = self.vector(args[0])
-            out = StepVector(v.labels, functions.date_parts(name, v.values), v.present,
-                             v.drop_name, None, v.ordered)
-            return self.drop_name(out)
-        if name == "histogram_quantile":
-            q = self.scalar(args[0])
-            v = self.vector(args[1])
-            if np.isnan(q).any() or (q < 0).any() or (q > 1).any():
-                bad = q[np.isnan(q) | (q < 0) | (q > 1)]
-                for x in dict.fromkeys(bad.tolist()):
-                    self.ctx.notes.warn(notes_.invalid_quantile(x), args[0].pos)
-            delayed = self.ctx.delayed_name_removal
-            lay = histograms.layout(v, self.ctx.notes, args[1].pos, delayed)
-            if lay is None:
-                return StepVector.empty(self.T)
-            values, present = histograms.bucket_quantile(q, lay, self.grid.times, self.ctx.notes,
-                                                         args[1].pos, delayed)
-            out = StepVector(lay.labels, values, present, lay.drop_name).nonempty()
-            return self.drop_name(out)
-        if name == "histogram_quantiles":
-            v = self.vector(args[0])
-            label = args[1].val
-            qs = [(self.scalar(a), a.pos) for a in args[2:]]
-            for q, qpos in qs:
-                for x in dict.fromkeys(q[np.isnan(q) | (q < 0) | (q > 1)].tolist()):
-                    self.ctx.notes.warn(notes_.invalid_quantile(x), qpos)
-            delayed = self.ctx.delayed_name_removal
-            lay = histograms.layout(v, self.ctx.notes, args[0].pos, delayed)
-            if lay is None:
-                return StepVector.empty(self.T)
-            parts = []
-            for q, _ in qs:
-                values, present = histograms.bucket_quantile(q, lay, self.grid.times, self.ctx.notes,
-                                                             args[0].pos, delayed)
-                # the label shows the quantile asked for at each step; a varying
-                # quantile makes one series per value
-                texts = [notes_.format_openmetrics_float(x) for x in q.tolist()]
-                for text in dict.fromkeys(texts):
-                    cols = np.array([t == text for t in texts])
-                    labels = [ls.updated({label: text}) for ls in lay.labels]
-                    parts.append(StepVector(labels, values, present & cols[None, :], lay.drop_name))
-            out = StepVector(
-                [ls for p in parts for ls in p.labels],
-                np.concatenate([p.values for p in parts]),
-                np.concatenate([p.present for p in parts]),
-                np.concatenate([p.drop_name for p in parts]),
-            ).nonempty()
-            return self.drop_name(merge_same_labels(out))
-        if name == "histogram_fraction":
-            lower, upper = self.scalar(args[0]), self.scalar(args[1])
-            v = self.vector(args[2])
-            delayed = self.ctx.delayed_name_removal
-            lay = histograms.layout(v, self.ctx.notes, args[2].pos, delayed)
-            if lay is None:
-                return StepVector.empty(self.T)
-            values, present = histograms.bucket_fraction(lower, upper, lay)
-            out = StepVector(lay.labels, values, present, lay.drop_name).nonempty()
-            return self.drop_name(out)
-        if name in NATIVE_HISTOGRAM_FUNCTIONS:
-            # These read native histograms only; float series give no result.
-            self.vector(args[0])
-            return StepVector.empty(self.T)
-        raise EvaluationError(f"function {name}() is not supported by this engine")
-
-    def timestamp(self, c: ast.Call) -> StepVector:
-        arg = ast.unwrap_parens(c.args[0])
-        v = self.vector(arg)
-        if isinstance(arg, ast.VectorSelector) and v.sample_ts is not None:
-            vals = v.sample_ts / 1000.0
-        else:
-            vals = np.broadcast_to(self.grid.times / 1000.0, v.values.shape).copy()
-        out = StepVector(v.labels, vals, v.present, v.drop_name, None, v.ordered)
-        return self.drop_name(out)
-
-    def range_call(self, c: ast.Call) -> StepVector:
-        name = c.func
-        range_idx = next(i for i, a in enumerate(c.args)
-                         if isinstance(ast.unwrap_parens(a), (ast.MatrixSelector, ast.Subquery)))
-        others = [self.scalar(a) for i, a in enumerate(c.args) if i != range_idx]
-        arg = ast.unwrap_parens(c.args[range_idx])
-        w, drop_in, _ = self.windows(arg, name)
-        if name == "absent_over_time":
-            present = (w.counts > 0).any(axis=0) if len(w.points) else np.zeros(w.lo.shape[1], bool)
-            labels = functions.absent_labels(arg.selector.matchers) \
-                if isinstance(arg, ast.MatrixSelector) else Labels.EMPTY
-            present = np.broadcast_to(~present, (self.T,)) if present.shape[0] != self.T else ~present
-            return StepVector([labels], np.ones((1, self.T)), present[None, :].copy()).nonempty()
-        if name == "quantile_over_time":
-            q = others[0]
-            bad = q[np.isnan(q) | (q < 0) | (q > 1)]
-            if len(bad) and (w.counts > 0).any():
-                for x in dict.fromkeys(bad.tolist()):
-                    self.ctx.notes.warn(notes_.invalid_quantile(x), c.args[range_idx].pos)
-        values, present = range_functions.evaluate(name, w, others)
-        values = np.ascontiguousarray(values)
-        present = np.ascontiguousarray(present)
-        out = StepVector(list(w.points.labels), values, present, drop_in.copy())
-        if name in ("rate", "increase"):
-            self.non_counter_infos(out, c.args[range_idx].pos)
-        out = out.nonempty()
-        if name in range_functions.KEEPS_NAME:
-            if not self.ctx.delayed_name_removal and out.drop_name.any():
-                return self.drop_name(out, np.flatnonzero(out.drop_name), strict=True)
-            return out
-        return self.drop_name(out, strict=True)
-
-    def non_counter_infos(self, v: StepVector, pos: int) -> None:
-        has = v.present.any(axis=1)
-        for ls, h in zip(v.labels, has.tolist()):
-            name = ls.name
-            if h and name and not name.endswith(COUNTER_SUFFIXES):
-                self.ctx.notes.info(notes_.possible_non_counter(name), pos)
+        return calls.eval_call(self, c)
 
     # --- operators ------------------------------------------------------------------
     def aggregate(self, a: ast.Aggregate) -> StepVector:
@@ -564,8 +280,9 @@ class Evaluator:
             param = self.scalar(a.param)
         v = self.vector(a.expr)
         ppos = a.param.pos if a.param is not None else a.pos
-        return aggregations.aggregate(a.op, v, a.grouping, a.without, param, self.ctx.notes, ppos,
-                                      self.grid.instant)
+        return aggregations.aggregate(
+            a.op, v, a.grouping, a.without, param, self.ctx.notes, ppos, self.grid.instant
+        )
 
     def binary(self, b: ast.Binary):
         lt, rt = ast.value_type(b.lhs), ast.value_type(b.rhs)

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 import re2
 
-from storage.labels import METRIC_NAME, Labels, MatchOp, Matcher
+from storage.labels import METRIC_NAME, Labels, Matcher, MatchOp
 from storage.promql.errors import EvaluationError
 from storage.promql.grid import StepVector, merge_same_labels
 from storage.promql.lexer import valid_utf8
-
 
 _QUIET = re2.Options()
 _QUIET.log_errors = False
@@ -31,17 +30,43 @@ def _sgn(x):
 
 
 MATH = {
-    "abs": np.abs, "ceil": np.ceil, "floor": np.floor, "exp": np.exp, "sqrt": np.sqrt,
-    "ln": np.log, "log2": np.log2, "log10": np.log10,
-    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
-    "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
-    "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
-    "rad": lambda x: x * (np.pi / 180), "deg": lambda x: x * (180 / np.pi), "sgn": _sgn,
+    "abs": np.abs,
+    "ceil": np.ceil,
+    "floor": np.floor,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "ln": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "atan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tanh": np.tanh,
+    "asinh": np.arcsinh,
+    "acosh": np.arccosh,
+    "atanh": np.arctanh,
+    "rad": lambda x: x * (np.pi / 180),
+    "deg": lambda x: x * (180 / np.pi),
+    "sgn": _sgn,
 }
 
-DATE_FUNCTIONS = frozenset({
-    "days_in_month", "day_of_month", "day_of_week", "day_of_year", "hour", "minute", "month", "year",
-})
+DATE_FUNCTIONS = frozenset(
+    {
+        "days_in_month",
+        "day_of_month",
+        "day_of_week",
+        "day_of_year",
+        "hour",
+        "minute",
+        "month",
+        "year",
+    }
+)
 
 
 def math_function(name: str, values: np.ndarray) -> np.ndarray:
@@ -91,13 +116,16 @@ def date_parts(name: str, seconds: np.ndarray) -> np.ndarray:
         elif name == "day_of_year":
             out = (days - years).astype(np.int64) + 1
         elif name == "days_in_month":
-            out = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64)
+            out = ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(
+                np.int64
+            )
         else:
             raise EvaluationError(f"unknown date function {name}")
     return out.astype(np.float64)
 
 
 # --- labels --------------------------------------------------------------------------
+
 
 def _valid_label_name(name: str) -> bool:
     return bool(name) and valid_utf8(name)
@@ -115,7 +143,7 @@ def expand_template(template: str, match, groupindex: dict[str, int]) -> str:
     out: list[str] = []
     pos = 0
     for m in _EXPAND.finditer(template):
-        out.append(template[pos:m.start()])
+        out.append(template[pos : m.start()])
         pos = m.end()
         if m.group(1) == "$":
             out.append("$")

@@ -12,6 +12,7 @@ scalar expression is a ``StepScalar`` (one value per step). Range vectors are
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,24 +156,22 @@ def merge_same_labels(v: StepVector, keep_order: bool = False) -> StepVector:
     if len(first) == n:
         return v
     G = len(first)
-    counts = np.zeros((G, v.num_steps), dtype=np.int64)
-    np.add.at(counts, group, v.present.astype(np.int64))
+    counts = group_rows(np.add, group, v.present.astype(np.int32), G)
     if (counts > 1).any():
         raise EvaluationError(DUPLICATE_LABELSET)
+    # at most one row of a group is present at any step: scatter the present cells
+    rows, cols = np.nonzero(v.present)
     values = np.zeros((G, v.num_steps))
-    present = np.zeros((G, v.num_steps), dtype=bool)
-    drop = np.zeros(G, dtype=bool)
-    sample_ts = None if v.sample_ts is None else np.zeros((G, v.num_steps), dtype=np.int64)
-    for i in range(n):
-        g = group[i]
-        m = v.present[i]
-        values[g, m] = v.values[i, m]
-        present[g] |= m
-        drop[g] |= v.drop_name[i]
-        if sample_ts is not None:
-            sample_ts[g, m] = v.sample_ts[i, m]
-    return StepVector([v.labels[i] for i in first], values, present, drop, sample_ts,
-                      v.ordered and keep_order)
+    values[group[rows], cols] = v.values[rows, cols]
+    present = counts > 0
+    drop = group_rows(np.logical_or, group, v.drop_name, G)
+    sample_ts = None
+    if v.sample_ts is not None:
+        sample_ts = np.zeros((G, v.num_steps), np.int64)
+        sample_ts[group[rows], cols] = v.sample_ts[rows, cols]
+    return StepVector(
+        [v.labels[i] for i in first], values, present, drop, sample_ts, v.ordered and keep_order
+    )
 
 
 def drop_names(v: StepVector) -> StepVector:
@@ -180,8 +179,10 @@ def drop_names(v: StepVector) -> StepVector:
     function must see final labels)."""
     if not v.drop_name.any():
         return v
-    labels = [ls.without(METRIC_NAME) if d else ls for ls, d in zip(v.labels, v.drop_name.tolist())]
-    out = StepVector(labels, v.values, v.present, np.zeros(len(labels), bool), v.sample_ts, v.ordered)
+    labels = [without_name(ls) if d else ls for ls, d in zip(v.labels, v.drop_name.tolist())]
+    out = StepVector(
+        labels, v.values, v.present, np.zeros(len(labels), bool), v.sample_ts, v.ordered
+    )
     return out
 
 
@@ -197,3 +198,80 @@ def broadcast_steps(v: StepVector, num_steps: int) -> StepVector:
         None if v.sample_ts is None else np.repeat(v.sample_ts, num_steps, axis=1),
         v.ordered,
     )
+
+
+def group_rows(ufunc, ids: np.ndarray, values: np.ndarray, groups: int, fill=0) -> np.ndarray:
+    """Combine the rows of ``values`` that share a group id with ``ufunc``
+    (``np.add``, ``np.fmax``, ...): shape (groups, ...). Groups without rows get
+    ``fill``. Sorting once and ``reduceat`` is far faster than ``ufunc.at``."""
+    out_shape = (groups,) + values.shape[1:]
+    if len(ids) == 0:
+        return np.full(out_shape, fill, dtype=values.dtype)
+    order = np.argsort(ids, kind="stable")
+    sid = ids[order]
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    reduced = ufunc.reduceat(values[order], starts, axis=0)
+    if len(starts) == groups:
+        return reduced
+    out = np.full(out_shape, fill, dtype=reduced.dtype)
+    out[sid[starts]] = reduced
+    return out
+
+
+class LabelProjector:
+    """Projects label sets onto a subset of their names, fast for many series that
+    share a layout (the same label names): ``keep=True`` keeps ``names`` (``by``,
+    ``on``), ``keep=False`` keeps everything else (``without``, ``ignoring``).
+    Returns the flat ``(name, value, ...)`` tuple, ready for ``Labels``::
+
+        project = LabelProjector(("job",), keep=True)
+        Labels.from_sorted_flat(project(ls))
+    """
+
+    __slots__ = ("names", "keep", "_getters")
+
+    def __init__(self, names, keep: bool):
+        self.names = frozenset(names)
+        self.keep = keep
+        self._getters: dict[tuple, object] = {}
+
+    def __call__(self, ls: tuple) -> tuple:
+        layout = ls[0::2]
+        getter = self._getters.get(layout)
+        if getter is None:
+            picked = [i for i, n in enumerate(layout) if (n in self.names) == self.keep]
+            positions = [p for i in picked for p in (2 * i, 2 * i + 1)]
+            if not positions:
+                getter = _empty_getter
+            elif len(positions) == len(ls):
+                getter = _identity
+            else:
+                ig = operator.itemgetter(*positions)
+                getter = ig
+            self._getters[layout] = getter
+        return getter(ls)
+
+
+def _empty_getter(ls):
+    return ()
+
+
+def _identity(ls):
+    return tuple(ls)
+
+
+# Labels that describe the metric rather than the series; Prometheus drops all of
+# them where it drops the metric name (``__type__``/``__unit__`` exist when the
+# type-and-unit labels feature wrote them).
+METADATA_LABELS = (METRIC_NAME, "__type__", "__unit__")
+
+
+def without_name(ls: Labels) -> Labels:
+    """``ls`` without ``__name__`` (and ``__type__``/``__unit__``); cheap in the
+    common case where only the name, sorted first, is there."""
+    if len(ls) >= 2 and ls[0] == METRIC_NAME and (len(ls) < 4 or ls[2] > "__unit__"):
+        return Labels.from_sorted_flat(ls[2:])
+    names = ls[0::2]
+    if not any(n in names for n in METADATA_LABELS):
+        return ls
+    return ls.without(*METADATA_LABELS)

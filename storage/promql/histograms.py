@@ -60,7 +60,9 @@ class BucketLayout:
     drop_name: np.ndarray  # (G,)
 
 
-def layout(v: StepVector, notes: notes_.Annotations, pos: int, name_in_warning: bool) -> BucketLayout | None:
+def layout(
+    v: StepVector, notes: notes_.Annotations, pos: int, name_in_warning: bool
+) -> BucketLayout | None:
     T = v.num_steps
     index: dict[Labels, int] = {}
     group_labels: list[Labels] = []
@@ -136,12 +138,21 @@ def _almost_equal(a, b, eps):
         abs_sum = np.abs(a) + np.abs(b)
         diff = np.abs(a - b)
         small = (a == 0) | (b == 0) | (abs_sum < _MIN_NORMAL)
-        return (a == b) | np.where(small, diff < eps * _MIN_NORMAL,
-                                   diff / np.minimum(abs_sum, np.finfo(np.float64).max) < eps)
+        return (a == b) | np.where(
+            small,
+            diff < eps * _MIN_NORMAL,
+            diff / np.minimum(abs_sum, np.finfo(np.float64).max) < eps,
+        )
 
 
-def bucket_quantile(q: np.ndarray, L: BucketLayout, times: np.ndarray, notes: notes_.Annotations,
-                    pos: int, name_in_info: bool):
+def bucket_quantile(
+    q: np.ndarray,
+    L: BucketLayout,
+    times: np.ndarray,
+    notes: notes_.Annotations,
+    pos: int,
+    name_in_info: bool,
+):
     """Values and presence (G, T) of ``histogram_quantile(q, buckets)``."""
     bounds, counts, n = _compact(L)
     G, M, T = counts.shape
@@ -215,9 +226,11 @@ def _monotonicity_info(L, forced, min_b, max_b, max_diff, times, notes, pos, nam
         agg[4] = ts if agg[4] is None else min(agg[4], ts)
         agg[5] = ts if agg[5] is None else max(agg[5], ts)
     for name, (lo, hi, diff, count, t0, t1) in by_name.items():
-        text = (f"{notes_.forced_monotonicity(name)}, from buckets {notes_.go_g(lo)} to "
-                f"{notes_.go_g(hi)}, with a max diff of {'%.2g' % diff}, over {count} samples "
-                f"from {_rfc3339(t0)} to {_rfc3339(t1)}")
+        text = (
+            f"{notes_.forced_monotonicity(name)}, from buckets {notes_.go_g(lo)} to "
+            f"{notes_.go_g(hi)}, with a max diff of {'%.2g' % diff}, over {count} samples "
+            f"from {_rfc3339(t0)} to {_rfc3339(t1)}"
+        )
         notes.info(text, pos)
 
 
@@ -251,8 +264,11 @@ def bucket_fraction(lower: np.ndarray, upper: np.ndarray, L: BucketLayout):
             cnt = counts[:, i, :]
 
             def interpolate(v):
-                return np.where(lower_bound == -np.inf, cnt,
-                                rank + (cnt - rank) * (v - lower_bound) / (ub - lower_bound))
+                return np.where(
+                    lower_bound == -np.inf,
+                    cnt,
+                    rank + (cnt - rank) * (v - lower_bound) / (ub - lower_bound),
+                )
 
             s = live & ~lower_set & (lower_bound >= lo)
             lower_rank = np.where(s, rank, lower_rank)

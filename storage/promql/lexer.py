@@ -29,14 +29,37 @@ class LexError(ValueError):
 
 # Longest operators first so that "==" wins over "=".
 _OPERATORS = (
-    "==", "!=", ">=", "<=", "=~", "!~", "</", ">/",
-    "+", "-", "*", "/", "%", "^", ">", "<", "=", "(", ")", "{", "}", "[", "]", ",", ":", "@",
+    "==",
+    "!=",
+    ">=",
+    "<=",
+    "=~",
+    "!~",
+    "</",
+    ">/",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    ">",
+    "<",
+    "=",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "@",
 )
 _IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|[smhdwy]))+(?![a-zA-Z0-9_])")
-_NUMBER = re.compile(
-    r"0[xX][0-9a-fA-F]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-)
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DIGITS = "0123456789"
 _SPACE = re.compile(r"(?:\s+|#[^\n]*)+")
 
 
@@ -67,6 +90,7 @@ def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens; raises ``LexError`` with the offset of a bad character."""
     out: list[Token] = []
     i, n = 0, len(text)
+    brackets = 0  # inside [...], ":" separates a subquery's range and step
     while i < n:
         m = _SPACE.match(text, i)
         if m:
@@ -78,7 +102,7 @@ def tokenize(text: str) -> list[Token]:
             out.append(Token("STRING", text[i:j], i))
             i = j
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             m = _DURATION.match(text, i)
             if m:
                 out.append(Token("DURATION", m.group(), i))
@@ -89,13 +113,17 @@ def tokenize(text: str) -> list[Token]:
             out.append(Token("NUMBER", m.group(), i))
             i = m.end()
             continue
-        m = _IDENT.match(text, i)
+        m = None if (c == ":" and brackets > 0) else _IDENT.match(text, i)
         if m:
             out.append(Token("IDENT", m.group(), i))
             i = m.end()
             continue
         for op in _OPERATORS:
             if text.startswith(op, i):
+                if op == "[":
+                    brackets += 1
+                elif op == "]":
+                    brackets = max(0, brackets - 1)
                 out.append(Token(op, op, i))
                 i += len(op)
                 break
@@ -112,12 +140,22 @@ def line_column(text: str, pos: int) -> tuple[int, int]:
     before = text[:pos]
     line = before.count("\n") + 1
     last = before.rfind("\n")
-    col = len(before[last + 1:].encode("utf-8")) + 1
+    col = len(before[last + 1 :].encode("utf-8")) + 1
     return line, col
 
 
-_SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92,
-                   '"': 34, "'": 39}
+_SIMPLE_ESCAPES = {
+    "a": 7,
+    "b": 8,
+    "f": 12,
+    "n": 10,
+    "r": 13,
+    "t": 9,
+    "v": 11,
+    "\\": 92,
+    '"': 34,
+    "'": 39,
+}
 
 
 def decode_string(literal: str) -> str:
@@ -141,14 +179,14 @@ def decode_string(literal: str) -> str:
             out.append(_SIMPLE_ESCAPES[e])
             i += 2
         elif e == "x":
-            out.append(int(body[i + 2:i + 4], 16))
+            out.append(int(body[i + 2 : i + 4], 16))
             i += 4
         elif e in ("u", "U"):
             width = 4 if e == "u" else 8
-            out += chr(int(body[i + 2:i + 2 + width], 16)).encode("utf-8", "surrogatepass")
+            out += chr(int(body[i + 2 : i + 2 + width], 16)).encode("utf-8", "surrogatepass")
             i += 2 + width
         elif e and e in "01234567":
-            out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+            out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
             i += 4
         else:
             raise LexError(f"unknown escape sequence \\{e}", i)

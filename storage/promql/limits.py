@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from storage.promql.errors import QueryCanceledError, QueryTimeoutError, TooManySamplesError
 
@@ -53,3 +54,21 @@ class QueryLimits:
     def read(self, n: int) -> None:
         """Samples read from storage (a statistic; they are charged separately)."""
         self.samples_read += n
+
+    def check_cells(self, n: int) -> None:
+        """Intermediate results are dense (series x steps) grids: refuse one with more
+        cells than ``max_samples`` before allocating it."""
+        if self.max_samples and n > self.max_samples:
+            raise TooManySamplesError(self.max_samples)
+
+
+# The limits of the query running in this thread, so that long inner loops can
+# stop at the deadline without every function taking a parameter for it.
+current: ContextVar[QueryLimits | None] = ContextVar("promql_query_limits", default=None)
+
+
+def checkpoint() -> None:
+    """Raise if the current query is past its deadline or canceled."""
+    limits = current.get()
+    if limits is not None:
+        limits.check()

@@ -10,11 +10,15 @@ the default ``prometheus_client.REGISTRY`` is shared)::
 from __future__ import annotations
 
 import threading
+import weakref
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 _lock = threading.Lock()
-_by_registry: dict[int, "EngineMetrics"] = {}
+# Keyed weakly by the registry itself: an id() could be reused by a new registry.
+_by_registry: "weakref.WeakKeyDictionary[CollectorRegistry, EngineMetrics]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class EngineMetrics:
@@ -22,32 +26,49 @@ class EngineMetrics:
         self.queries = Counter(
             "spyglass_promql_queries_total",
             "PromQL queries run, by result (success or the API errorType).",
-            ["result"], registry=registry,
+            ["result"],
+            registry=registry,
         )
         self.duration = Histogram(
             "spyglass_promql_query_duration_seconds",
             "Time spent per query phase (queue, prepare, eval, result).",
-            ["phase"], registry=registry,
+            ["phase"],
+            registry=registry,
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
         )
         self.samples = Counter(
             "spyglass_promql_query_samples_read_total",
-            "Samples read from storage by queries.", registry=registry,
+            "Samples read from storage by queries.",
+            registry=registry,
         )
         self.concurrent = Gauge(
             "spyglass_promql_queries_concurrent",
-            "Queries running now.", registry=registry,
+            "Queries running now.",
+            registry=registry,
         )
         self.concurrent_max = Gauge(
             "spyglass_promql_queries_concurrent_max",
-            "Queries allowed to run at once.", registry=registry,
+            "Queries allowed to run at once.",
+            registry=registry,
         )
+        # label children resolved once: .labels() costs more than the update itself
+        self.phase = {
+            p: self.duration.labels(phase=p) for p in ("queue", "prepare", "eval", "result")
+        }
+        self._results: dict[str, object] = {}
+
+    def result(self, name: str):
+        """The ``queries_total`` child for a result (success or an errorType)."""
+        child = self._results.get(name)
+        if child is None:
+            child = self._results[name] = self.queries.labels(result=name)
+        return child
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry | None) -> "EngineMetrics":
         registry = registry if registry is not None else REGISTRY
         with _lock:
-            m = _by_registry.get(id(registry))
+            m = _by_registry.get(registry)
             if m is None:
-                m = _by_registry[id(registry)] = cls(registry)
+                m = _by_registry[registry] = cls(registry)
             return m

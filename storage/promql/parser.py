@@ -13,28 +13,40 @@ literal ``@`` text). Errors become ``ParseError`` with Prometheus's
 from __future__ import annotations
 
 import math
+import re
 from datetime import timedelta
 
 import promql_parser as pp
 
-from storage.labels import METRIC_NAME, MatchOp, Matcher
+from storage.labels import METRIC_NAME, Matcher, MatchOp
 from storage.promql import ast
 from storage.promql.errors import ParseError
 from storage.promql.lexer import decode_string, line_column
 from storage.promql.positions import Shape, find, shape, syntax_error
 
 _KIND = {
-    "NumberLiteral": "number", "StringLiteral": "string", "ParenExpr": "paren",
-    "VectorSelector": "vector", "MatrixSelector": "matrix", "SubqueryExpr": "subquery",
-    "Call": "call", "AggregateExpr": "aggregate", "BinaryExpr": "binary", "UnaryExpr": "unary",
+    "NumberLiteral": "number",
+    "StringLiteral": "string",
+    "ParenExpr": "paren",
+    "VectorSelector": "vector",
+    "MatrixSelector": "matrix",
+    "SubqueryExpr": "subquery",
+    "Call": "call",
+    "AggregateExpr": "aggregate",
+    "BinaryExpr": "binary",
+    "UnaryExpr": "unary",
 }
 _MATCH_OPS = {
-    "MatchOp.Equal": MatchOp.EQUAL, "MatchOp.NotEqual": MatchOp.NOT_EQUAL,
-    "MatchOp.Re": MatchOp.REGEX, "MatchOp.NotRe": MatchOp.NOT_REGEX,
+    "MatchOp.Equal": MatchOp.EQUAL,
+    "MatchOp.NotEqual": MatchOp.NOT_EQUAL,
+    "MatchOp.Re": MatchOp.REGEX,
+    "MatchOp.NotRe": MatchOp.NOT_REGEX,
 }
 _VALUE_TYPES = {
-    "ValueType.Vector": ast.VECTOR, "ValueType.Scalar": ast.SCALAR,
-    "ValueType.Matrix": ast.MATRIX, "ValueType.String": ast.STRING,
+    "ValueType.Vector": ast.VECTOR,
+    "ValueType.Scalar": ast.SCALAR,
+    "ValueType.Matrix": ast.MATRIX,
+    "ValueType.String": ast.STRING,
 }
 _CARD = {
     "VectorMatchCardinality.OneToOne": "one-to-one",
@@ -44,8 +56,9 @@ _CARD = {
 }
 
 # Functions the parser knows but this engine deliberately does not run (see README).
-UNSUPPORTED_FUNCTIONS = {
-    "info": "the experimental info() function is not supported",
+UNSUPPORTED_FUNCTIONS: dict[str, str] = {
+    "start_timestamp": "start_timestamp() needs start timestamps, which the storage interface "
+    "does not carry",
 }
 
 
@@ -91,18 +104,18 @@ class _Converter:
             return ast.AtModifier("at", _round_half_away(v * 1000))
         try:
             a = node.at
+            if a is None:
+                return None
+            kind = str(a.type)
+            if kind.endswith("Start"):
+                return ast.AtModifier("start")
+            if kind.endswith("End"):
+                return ast.AtModifier("end")
+            return ast.AtModifier("at", _round_half_away(a.at.timestamp() * 1000))
         except BaseException as e:  # pyo3 panics on times before 1970
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
-            raise self.error("cannot read @ modifier", pos) from None
-        if a is None:
-            return None
-        kind = str(a.type)
-        if kind.endswith("Start"):
-            return ast.AtModifier("start")
-        if kind.endswith("End"):
-            return ast.AtModifier("end")
-        return ast.AtModifier("at", _round_half_away(a.at.timestamp() * 1000))
+            raise self.error("cannot read the @ modifier's time", pos) from None
 
     def convert(self, node, sh: Shape | None, parent_pos: int = 0) -> ast.Expr:
         kind = _KIND.get(type(node).__name__)
@@ -136,14 +149,24 @@ class _Converter:
         if kind == "subquery":
             inner = self.convert(node.expr, child(0), pos)
             return ast.Subquery(
-                pos, inner, _ms(node.range), _ms(node.step), _ms(node.offset), self.at(node, sh, pos)
+                pos,
+                inner,
+                _ms(node.range),
+                _ms(node.step),
+                _ms(node.offset),
+                self.at(node, sh, pos),
             )
         if kind == "call":
             name = node.func.name
             if name in UNSUPPORTED_FUNCTIONS:
                 raise self.error(UNSUPPORTED_FUNCTIONS[name], pos)
-            args = tuple(self.convert(a, child(i), pos) for i, a in enumerate(node.args))
-            return ast.Call(pos, name, args, _VALUE_TYPES[str(node.func.return_type)])
+            args = []
+            for i, a in enumerate(node.args):
+                if name == "info" and i == 1:
+                    args.append(self.info_labels(a, child(i), pos))
+                else:
+                    args.append(self.convert(a, child(i), pos))
+            return ast.Call(pos, name, tuple(args), _VALUE_TYPES[str(node.func.return_type)])
         if kind == "aggregate":
             op = str(node.op).lower()
             if node.param is not None:
@@ -179,12 +202,22 @@ class _Converter:
                 labels = tuple(mod.matching.labels)
             include = tuple(mod.group_labels or ())
             fv = mod.fill_values
-            if fv is not None and (fv.lhs is not None or fv.rhs is not None):
-                raise self.error("the experimental fill() binary operator modifiers are not supported",
-                                 node_pos(lhs))
+            if fv is not None:
+                fill_l, fill_r = fv.lhs, fv.rhs
         return ast.VectorMatching(card, on, labels, include, fill_l, fill_r), return_bool
 
-    def selector(self, node, sh: Shape | None, pos: int) -> ast.VectorSelector:
+    def info_labels(self, node, sh: Shape | None, parent_pos: int) -> ast.VectorSelector:
+        """info()'s second argument: label matchers only, which may all match empty."""
+        pos = sh.pos if sh is not None else parent_pos
+        if _KIND.get(type(node).__name__) != "vector":
+            raise self.error("expected label selectors only", pos)
+        if node.name:
+            raise self.error("expected label selectors only, got vector selector instead", pos)
+        return self.selector(node, sh, pos, allow_empty=True)
+
+    def selector(
+        self, node, sh: Shape | None, pos: int, allow_empty: bool = False
+    ) -> ast.VectorSelector:
         if node.matchers.or_matchers:
             raise self.error("'or' between label matchers is not supported", pos)
         matchers: list[Matcher] = []
@@ -194,17 +227,20 @@ class _Converter:
             except ValueError as e:
                 raise self.error(str(e), pos) from None
         name = node.name or ""
-        if name and not any(m.name == METRIC_NAME and m.op is MatchOp.EQUAL and m.value == name
-                            for m in matchers):
+        if name and not any(
+            m.name == METRIC_NAME and m.op is MatchOp.EQUAL and m.value == name for m in matchers
+        ):
             matchers.insert(0, Matcher(MatchOp.EQUAL, METRIC_NAME, name))
         if not name:
             for m in matchers:
                 if m.name == METRIC_NAME and m.op is MatchOp.EQUAL:
                     name = m.value
                     break
-        if not any(not m.matches_empty() for m in matchers):
+        if not allow_empty and not any(not m.matches_empty() for m in matchers):
             raise self.error("vector selector must contain at least one non-empty matcher", pos)
-        return ast.VectorSelector(pos, name, tuple(matchers), _ms(node.offset), self.at(node, sh, pos))
+        return ast.VectorSelector(
+            pos, name, tuple(matchers), _ms(node.offset), self.at(node, sh, pos)
+        )
 
     def place_error(self, message: str) -> tuple[int, str]:
         """Where a parse error points and how it reads: the grammar's break, else
@@ -213,28 +249,85 @@ class _Converter:
         if broken is not None:
             pos, own = broken
             return pos, own if message == "invalid promql query" else message
-        return self._node_for(message), message
+        return self._node_for(message), _prometheus_wording(message)
 
     def _node_for(self, message: str) -> int:
         try:
             tree = shape(self.query)
         except Exception:
             return 0
+        m = _TYPE_ERROR.match(message)
+        if m:
+            # point at the first argument of the type the message complains about
+            got = m.group("got")
+            if m.group("func"):
+                node = find(tree, "call", m.group("func"))
+                args = node.children if node is not None else []
+            else:
+                node = find(tree, "aggregate")
+                args = node.children if node is not None else []
+            for arg in args:
+                if _SHAPE_TYPES.get(arg.kind, got) == got:
+                    return arg.pos
+            if node is not None:
+                return node.pos
         for quote in ("'", '"'):
             if "function " + quote in message or "to " + quote in message:
                 fname = message.split(quote)[1]
                 hit = find(tree, "call", fname)
                 if hit is not None:
                     return hit.pos
-        for word, kind in (("unary", "unary"), ("subquery", "subquery"), ("range", "matrix"),
-                           ("aggregation", "aggregate"), ("regex", "vector"), ("matcher", "vector"),
-                           ("operator", "binary"), ("binary", "binary"), ("bool", "binary"),
-                           ("vector matching", "binary"), ("offset", "vector"), ("@", "vector")):
+        for word, kind in (
+            ("unary", "unary"),
+            ("subquery", "subquery"),
+            ("range", "matrix"),
+            ("aggregation", "aggregate"),
+            ("regex", "vector"),
+            ("matcher", "vector"),
+            ("operator", "binary"),
+            ("binary", "binary"),
+            ("bool", "binary"),
+            ("vector matching", "binary"),
+            ("offset", "vector"),
+            ("@", "vector"),
+        ):
             if word in message:
                 hit = find(tree, kind)
                 if hit is not None:
                     return hit.pos
         return 0
+
+
+_TYPE_ERROR = re.compile(
+    r"expected type (?P<want>\w+) in (?:call to function '(?P<func>[^']+)'|aggregation expression)"
+    r", got (?P<got>\w+)"
+)
+# What a node of the mirrored tree evaluates to, where its kind alone says it.
+_SHAPE_TYPES = {
+    "number": "scalar",
+    "string": "string",
+    "matrix": "matrix",
+    "subquery": "matrix",
+    "vector": "vector",
+    "aggregate": "vector",
+}
+_DOCUMENTED_TYPES = {
+    "matrix": "range vector",
+    "vector": "instant vector",
+    "scalar": "scalar",
+    "string": "string",
+}
+
+
+def _prometheus_wording(message: str) -> str:
+    """promql-parser's type errors in Prometheus's words (``range vector``, quotes)."""
+    m = _TYPE_ERROR.match(message)
+    if not m:
+        return message
+    want = _DOCUMENTED_TYPES.get(m.group("want"), m.group("want"))
+    got = _DOCUMENTED_TYPES.get(m.group("got"), m.group("got"))
+    where = f'call to function "{m.group("func")}"' if m.group("func") else "aggregation expression"
+    return f"expected type {want} in {where}, got {got}"
 
 
 def parse(query: str) -> ast.Expr:

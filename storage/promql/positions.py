@@ -14,23 +14,53 @@ from dataclasses import dataclass, field
 
 from storage.promql.lexer import LexError, Token, tokenize
 
-AGGREGATORS = frozenset({
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
-    "bottomk", "topk", "quantile", "limitk", "limit_ratio",
-})
-PARAM_AGGREGATORS = frozenset({"count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio"})
+AGGREGATORS = frozenset(
+    {
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+    }
+)
+PARAM_AGGREGATORS = frozenset(
+    {"count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio"}
+)
 
 # Binary operator precedence, lowest first; ^ is right-associative.
 _PREC = {
-    "or": 1, "and": 2, "unless": 2,
-    "==": 3, "!=": 3, ">": 3, "<": 3, ">=": 3, "<=": 3,
-    "+": 4, "-": 4,
-    "*": 5, "/": 5, "%": 5, "atan2": 5, "</": 5, ">/": 5,
+    "or": 1,
+    "and": 2,
+    "unless": 2,
+    "==": 3,
+    "!=": 3,
+    ">": 3,
+    "<": 3,
+    ">=": 3,
+    "<=": 3,
+    "+": 4,
+    "-": 4,
+    "*": 5,
+    "/": 5,
+    "%": 5,
+    "atan2": 5,
+    "</": 5,
+    ">/": 5,
     "^": 6,
 }
 _WORD_OPS = frozenset({"and", "or", "unless", "atan2"})
-_MODIFIER_WORDS = frozenset({"bool", "on", "ignoring", "group_left", "group_right",
-                             "fill", "fill_left", "fill_right"})
+_MODIFIER_WORDS = frozenset(
+    {"bool", "on", "ignoring", "group_left", "group_right", "fill", "fill_left", "fill_right"}
+)
 
 
 @dataclass(slots=True)

@@ -30,14 +30,15 @@ import re2
 from storage.interface import STALE_NAN, SampleBatch, is_stale_value
 from storage.labels import METRIC_NAME, Labels
 from storage.memstore import MemoryStorage
-from storage.promql import Engine, EngineOptions, PromQLError
-from storage.promql import ast
+from storage.promql import Engine, EngineOptions, PromQLError, ast
 from storage.promql.parser import parse
-from storage.promql.value import Scalar, String
+from storage.promql.preprocess import AT_MODIFIER_UNSAFE
+from storage.promql.value import Scalar
 
 TEST_ENGINE_OPTIONS = EngineOptions(
     lookback_delta_ms=300_000,
-    max_samples=10_000 * 1_000,  # upstream's 10,000 counts points per step, we count loaded samples too
+    max_samples=10_000
+    * 1_000,  # upstream's 10,000 counts points per step, we count loaded samples too
     timeout_s=60.0,
     max_concurrent=4,
     default_subquery_step_ms=60_000,
@@ -50,8 +51,15 @@ MIN_NORMAL = 2.2250738585072014e-308
 # --- small parsers ------------------------------------------------------------------
 
 _DUR = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-_UNIT = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
-         "y": 31_536_000_000}
+_UNIT = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "y": 31_536_000_000,
+}
 
 
 def duration_ms(text: str) -> int:
@@ -85,8 +93,18 @@ def parse_number(text: str) -> float:
     return float(t)
 
 
-_ESC = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
-        "\\": "\\", '"': '"', "'": "'"}
+_ESC = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+}
 
 
 def unquote(s: str) -> str:
@@ -109,14 +127,14 @@ def unquote(s: str) -> str:
             out += _ESC[n].encode()
             i += 2
         elif n == "x":
-            out.append(int(body[i + 2:i + 4], 16))
+            out.append(int(body[i + 2 : i + 4], 16))
             i += 4
         elif n in "uU":
             width = 4 if n == "u" else 8
-            out += chr(int(body[i + 2:i + 2 + width], 16)).encode()
+            out += chr(int(body[i + 2 : i + 2 + width], 16)).encode()
             i += 2 + width
         elif n in "01234567":
-            out.append(int(body[i + 1:i + 4], 8))
+            out.append(int(body[i + 1 : i + 4], 8))
             i += 4
         else:
             raise ValueError(f"bad escape in {s!r}")
@@ -124,8 +142,10 @@ def unquote(s: str) -> str:
 
 
 _SERIES_TOKEN = re.compile(
-    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`)|(?P<id>[a-zA-Z_:][a-zA-Z0-9_:.]*)'
-    r"|(?P<op>[{}=,]))")
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`)'
+    r"|(?P<id>[a-zA-Z_:][a-zA-Z0-9_:.]*)"
+    r"|(?P<op>[{}=,]))"
+)
 
 
 def parse_series(text: str) -> tuple[Labels, str]:
@@ -138,7 +158,7 @@ def parse_series(text: str) -> tuple[Labels, str]:
         pairs[METRIC_NAME] = m.group("id")
         pos = m.end()
         m = _SERIES_TOKEN.match(text, pos)
-    if m and m.group("op") == "{" and not text[m.end():].startswith("{"):
+    if m and m.group("op") == "{" and not text[m.end() :].startswith("{"):
         pos = m.end()
         while True:
             m = _SERIES_TOKEN.match(text, pos)
@@ -207,7 +227,12 @@ def expand_values(text: str) -> list:
             continue
         m = re.fullmatch(r"(.+?)([+-])(.+)x(\d+)", item)
         if m and not re.fullmatch(r"[+-]?\d*\.?\d+[eE][+-]?\d+", item):
-            start, sign, step, n = parse_number(m.group(1)), m.group(2), parse_number(m.group(3)), int(m.group(4))
+            start, sign, step, n = (
+                parse_number(m.group(1)),
+                m.group(2),
+                parse_number(m.group(3)),
+                int(m.group(4)),
+            )
             d = step if sign == "+" else -step
             for k in range(n + 1):
                 out.append(start + k * d)
@@ -222,6 +247,7 @@ def expand_values(text: str) -> list:
 
 
 # --- the script -----------------------------------------------------------------------
+
 
 @dataclass
 class Expect:
@@ -277,11 +303,15 @@ class ClearCmd:
     line: int
 
 
-_COMMAND = re.compile(r"^(load|load_with_nhcb|clear|eval(_fail|_warn|_info|_ordered)?)(\s|$)",
-                      re.IGNORECASE)
+_COMMAND = re.compile(
+    r"^(load|load_with_nhcb|clear|eval(_fail|_warn|_info|_ordered)?)(\s|$)", re.IGNORECASE
+)
 _EVAL = re.compile(
-    r"^(eval(?:_fail|_warn|_info|_ordered)?)\s+(?:instant\s+at\s+(\S+)|range\s+from\s+(\S+)\s+to\s+(\S+)"
-    r"\s+step\s+(\S+))\s+(.+)$", re.IGNORECASE)
+    r"^(eval(?:_fail|_warn|_info|_ordered)?)\s+"
+    r"(?:instant\s+at\s+(\S+)|range\s+from\s+(\S+)\s+to\s+(\S+)"
+    r"\s+step\s+(\S+))\s+(.+)$",
+    re.IGNORECASE,
+)
 
 
 def parse_script(text: str) -> list:
@@ -307,15 +337,12 @@ def parse_script(text: str) -> list:
         if word in ("load", "load_with_nhcb"):
             interval = duration_ms(raw.split()[1])
             series = []
-            pending_st = False
             for _, s in body:
                 labels, rest = parse_series(s)
                 if rest.startswith("@st"):
-                    pending_st = True
-                    continue
+                    continue  # start timestamps: not part of the storage interface
                 series.append((labels, expand_values(rest)))
             cmds.append(LoadCmd(i + 1, interval, series, word == "load_with_nhcb"))
-            del pending_st
         elif word == "clear":
             cmds.append(ClearCmd(i + 1))
         elif word.startswith("eval"):
@@ -334,19 +361,29 @@ def _parse_eval(line_no: int, head: str, body: list[tuple[int, str]]) -> EvalCmd
     if m.group(2) is not None:
         cmd = EvalCmd(line_no, m.group(6), True, duration_ms(m.group(2)))
     else:
-        cmd = EvalCmd(line_no, m.group(6), False, duration_ms(m.group(3)), duration_ms(m.group(4)),
-                      duration_ms(m.group(5)))
+        cmd = EvalCmd(
+            line_no,
+            m.group(6),
+            False,
+            duration_ms(m.group(3)),
+            duration_ms(m.group(4)),
+            duration_ms(m.group(5)),
+        )
     if variant != "eval":
         cmd.expects.append(Expect(variant.split("_", 1)[1]))
     for _, s in body:
         if s.startswith("expect "):
-            rest = s[len("expect "):].strip()
+            rest = s[len("expect ") :].strip()
             if rest.startswith("range vector"):
                 mm = re.match(r"range vector from (\S+) to (\S+) step (\S+)", rest)
-                cmd.range_vector = (duration_ms(mm.group(1)), duration_ms(mm.group(2)), duration_ms(mm.group(3)))
+                cmd.range_vector = (
+                    duration_ms(mm.group(1)),
+                    duration_ms(mm.group(2)),
+                    duration_ms(mm.group(3)),
+                )
                 continue
             if rest.startswith("string"):
-                cmd.string = unquote(rest[len("string"):].strip())
+                cmd.string = unquote(rest[len("string") :].strip())
                 continue
             kind, _, tail = rest.partition(" ")
             tail = tail.strip()
@@ -359,11 +396,11 @@ def _parse_eval(line_no: int, head: str, body: list[tuple[int, str]]) -> EvalCmd
             continue
         if s.startswith("expected_fail_message"):
             cmd.expects = [x for x in cmd.expects if x.kind != "fail"]
-            cmd.expects.append(Expect("fail", msg=s[len("expected_fail_message"):].strip()))
+            cmd.expects.append(Expect("fail", msg=s[len("expected_fail_message") :].strip()))
             continue
         if s.startswith("expected_fail_regexp"):
             cmd.expects = [x for x in cmd.expects if x.kind != "fail"]
-            cmd.expects.append(Expect("fail", regex=s[len("expected_fail_regexp"):].strip()))
+            cmd.expects.append(Expect("fail", regex=s[len("expected_fail_regexp") :].strip()))
             continue
         if "{{" in s:
             cmd.has_histograms = True
@@ -378,6 +415,7 @@ def _parse_eval(line_no: int, head: str, body: list[tuple[int, str]]) -> EvalCmd
 
 
 # --- running ------------------------------------------------------------------------------
+
 
 def almost_equal(a: float, b: float) -> bool:
     if is_stale_value(a) or is_stale_value(b):
@@ -503,36 +541,31 @@ class Runner:
         """Upstream's step-invariance re-check: pin ``@ t`` on every selector outside
         an @-pinned subquery and evaluate at other times."""
         unsafe = False
+        at = ast.AtModifier("at", t)
 
-        def pin(n, under_at: bool):
+        def pin(n):
             nonlocal unsafe
-            at = ast.AtModifier("at", t)
-            if isinstance(n, ast.Call) and n.func in (
-                    "days_in_month", "day_of_month", "day_of_week", "day_of_year", "hour", "minute",
-                    "month", "year", "predict_linear", "time", "timestamp", "start", "end", "range",
-                    "step"):
+            if isinstance(n, ast.Call) and n.func in AT_MODIFIER_UNSAFE:
                 unsafe = True
-            if under_at:
-                return n
             if isinstance(n, ast.VectorSelector):
                 return n if n.at is not None else replace(n, at=at)
             if isinstance(n, ast.MatrixSelector):
-                return replace(n, selector=pin(n.selector, False))
+                return replace(n, selector=pin(n.selector))
             if isinstance(n, ast.Subquery):
                 # the subquery gets the time; what is under it keeps its own times
                 return replace(n, at=n.at or at)
             if isinstance(n, ast.Call):
-                return replace(n, args=tuple(pin(a, False) for a in n.args))
+                return replace(n, args=tuple(pin(a) for a in n.args))
             if isinstance(n, ast.Aggregate):
-                return replace(n, expr=pin(n.expr, False),
-                               param=None if n.param is None else pin(n.param, False))
+                param = None if n.param is None else pin(n.param)
+                return replace(n, expr=pin(n.expr), param=param)
             if isinstance(n, ast.Binary):
-                return replace(n, lhs=pin(n.lhs, False), rhs=pin(n.rhs, False))
+                return replace(n, lhs=pin(n.lhs), rhs=pin(n.rhs))
             if isinstance(n, (ast.Unary, ast.Paren)):
-                return replace(n, expr=pin(n.expr, False))
+                return replace(n, expr=pin(n.expr))
             return n
 
-        pinned = pin(tree, False)
+        pinned = pin(tree)
         if unsafe:
             return []
         times = [-10 * t, 0, t // 5, t, 10 * t] if t != 0 else [-1000, 0, 1000]
@@ -610,12 +643,19 @@ class Runner:
         if cmd.string is not None:
             if kind != "string":
                 return f"expected a string, got {kind}"
-            return None if res.value.v == cmd.string else f"expected string {cmd.string!r}, got {res.value.v!r}"
+            return (
+                None
+                if res.value.v == cmd.string
+                else f"expected string {cmd.string!r}, got {res.value.v!r}"
+            )
         if cmd.scalar is not None:
             if kind != "scalar":
                 return f"expected scalar result, got {kind}"
-            return None if almost_equal(cmd.scalar, res.value.v) else \
-                f"expected scalar {cmd.scalar}, got {res.value.v}"
+            return (
+                None
+                if almost_equal(cmd.scalar, res.value.v)
+                else f"expected scalar {cmd.scalar}, got {res.value.v}"
+            )
         if kind == "scalar":
             return f"expected vector or matrix result, got scalar {res.value.v}"
         if kind == "string":
@@ -633,7 +673,9 @@ class Runner:
                 return "matrix results should always be sorted by labels"
             if instant and cmd.range_vector is None:
                 return "instant query returned a range vector, which the test does not expect"
-            start, end, step = (cmd.range_vector if cmd.range_vector else (cmd.start, cmd.end, cmd.step))
+            start, end, step = (
+                cmd.range_vector if cmd.range_vector else (cmd.start, cmd.end, cmd.step)
+            )
             seen = set()
             for s in res.value:
                 if s.labels not in expected:
@@ -650,8 +692,10 @@ class Runner:
                     want_v.append(v)
                 got_t = s.timestamps.tolist()
                 if len(got_t) != len(want_t):
-                    return (f"expected {len(want_t)} points for {s.labels}, got {len(got_t)}: "
-                            f"{list(zip(got_t, s.values.tolist()))}")
+                    return (
+                        f"expected {len(want_t)} points for {s.labels}, got {len(got_t)}: "
+                        f"{list(zip(got_t, s.values.tolist()))}"
+                    )
                 for a, b, x, y in zip(want_t, got_t, want_v, s.values.tolist()):
                     if a != b:
                         return f"expected timestamp {a} for {s.labels}, got {b}"
@@ -683,18 +727,26 @@ class Runner:
 
 
 # The files issue 3 requires to pass completely (skips only for native histograms).
-REQUIRED_FILES = frozenset({
-    "aggregators.test", "at_modifier.test", "collision.test", "functions.test", "histograms.test",
-    "literals.test", "name_label_dropping.test", "operators.test", "range_queries.test",
-    "selectors.test", "staleness.test", "subquery.test", "trig_functions.test",
-})
+REQUIRED_FILES = frozenset(
+    {
+        "aggregators.test",
+        "at_modifier.test",
+        "collision.test",
+        "functions.test",
+        "histograms.test",
+        "literals.test",
+        "name_label_dropping.test",
+        "operators.test",
+        "range_queries.test",
+        "selectors.test",
+        "staleness.test",
+        "subquery.test",
+        "trig_functions.test",
+    }
+)
 # Why evals of the other files may fail: experimental features this engine leaves out.
 FILE_NOTES = {
     "start_timestamps.test": "start timestamps (@st samples) are not part of the storage interface",
-    "type_and_unit.test": "the experimental __type__/__unit__ labels feature is not implemented",
-    "fill-modifier.test": "the experimental fill() binary-operator modifiers are not implemented",
-    "info.test": "the experimental info() function is not implemented",
-    "limit.test": "experimental limitk/limit_ratio",
 }
 EXPECTATIONS = Path(__file__).with_name("conformance_expectations.json")
 
@@ -734,7 +786,10 @@ def main(argv: list[str]) -> int:
         everything += outs
         counts = {s: sum(o.status == s for o in outs) for s in ("passed", "failed", "skipped")}
         total_failed += counts["failed"]
-        print(f"{f.name}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+        print(
+            f"{f.name}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped"
+        )
         for o in outs:
             if o.status == "failed":
                 print(f"  FAIL line {o.line}: {o.expr}\n      {o.reason}")

@@ -10,17 +10,23 @@ that now passes fails this test too, so the list cannot go stale.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.storage.promql.promqltest import (
-    EXPECTATIONS, REQUIRED_FILES, Runner, conformance_folder, expectation_of,
+    EXPECTATIONS,
+    REQUIRED_FILES,
+    Runner,
+    conformance_folder,
+    expectation_of,
 )
 
 FILES = sorted(p.name for p in conformance_folder().glob("*.test"))
-ALLOWED_SKIPS = ("selects native-histogram series", "expects native-histogram results",
-                 "promql-parser rejects the query (experimental syntax)")
+ALLOWED_SKIPS = (
+    "selects native-histogram series",
+    "expects native-histogram results",
+    "promql-parser rejects the query (experimental syntax)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +49,9 @@ def test_expectations_cover_only_known_evals(expectations):
         if name in REQUIRED_FILES:
             assert exp["status"] == "skipped", f"{key}: required files allow no failures"
         if exp["status"] == "skipped":
-            assert exp["reason"].startswith(ALLOWED_SKIPS), f"{key}: not an allowed skip: {exp['reason']}"
+            assert exp["reason"].startswith(ALLOWED_SKIPS), (
+                f"{key}: not an allowed skip: {exp['reason']}"
+            )
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -51,8 +59,11 @@ def test_conformance_file(name, runner, expectations, capsys):
     outcomes = runner.run_file(conformance_folder() / name)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("passed", "failed", "skipped")}
     with capsys.disabled():
-        print(f"\n{name}: {counts['passed']} passed, {counts['failed']} failed, "
-              f"{counts['skipped']} skipped", end="")
+        print(
+            f"\n{name}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped",
+            end="",
+        )
     problems = []
     seen = set()
     for o in outcomes:
@@ -65,9 +76,10 @@ def test_conformance_file(name, runner, expectations, capsys):
                 problems.append(f"line {o.line} {o.expr!r}: unexpected {o.status}: {o.reason}")
             continue
         if want["status"] != o.status:
-            problems.append(f"line {o.line} {o.expr!r}: recorded as {want['status']} "
-                            f"({want['reason']}), but it {o.status}" +
-                            (f": {o.reason}" if o.reason else ""))
+            problems.append(
+                f"line {o.line} {o.expr!r}: recorded as {want['status']} "
+                f"({want['reason']}), but it {o.status}" + (f": {o.reason}" if o.reason else "")
+            )
         elif o.status == "skipped" and want["reason"] != got["reason"]:
             problems.append(f"line {o.line}: skip reason changed: {got['reason']!r}")
     for key in expectations:
