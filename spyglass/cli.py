@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     chk = cfg_sub.add_parser("check", help="validate a configuration file")
     chk.add_argument("file")
+    cfg_sub.add_parser("reference", help="print every configuration key with its default and documentation")
 
     rules = sub.add_parser("rules", help="check and unit-test Prometheus rule files (promtool compatible)")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -87,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         from spyglass import querycli
 
         return querycli.run(args)
+    if args.command == "config" and args.config_command == "reference":
+        from spyglass.config import SpyglassConfig
+        from spyglass.configref import reference_yaml
+
+        sys.stdout.write(reference_yaml(SpyglassConfig))
+        return 0
     if args.command == "config":
         from spyglass.config import ConfigError, load_config
 

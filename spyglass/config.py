@@ -15,6 +15,8 @@ error that names the key path and its line in the file::
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import glob
 import os
 from collections.abc import Sequence
@@ -57,7 +59,9 @@ def parse_listen_address(value: str | None, default_port: int) -> tuple[str, int
 class ServerTLSConfig(ConfigModel):
     """TLS for a listener (like Prometheus's web config ``tls_server_config``)."""
 
+    # The server certificate (PEM), with its chain.
     cert_file: str
+    # The private key of the certificate (PEM).
     key_file: str
     # When set, clients must present a certificate signed by this CA.
     client_ca_file: str | None = None
@@ -83,7 +87,9 @@ class ServerConfig(ConfigModel):
     otlp_http: str = "127.0.0.1:4318"
     # The URL users reach Spyglass at (links in alerts and the UI); default http://<http>/.
     external_url: str | None = None
+    # TLS on the HTTP and OTLP listeners (off when absent).
     tls: ServerTLSConfig | None = None
+    # Authentication of every request but the probes (off when empty).
     auth: ServerAuthConfig = Field(default_factory=ServerAuthConfig)
     # How long to wait for in-flight requests on SIGTERM before closing.
     shutdown_timeout: Duration = 10.0
@@ -98,6 +104,7 @@ class ServerConfig(ConfigModel):
 class TSDBConfig(ConfigModel):
     """The embedded TSDB. ``out_of_order_time_window`` is Prometheus's own key."""
 
+    # Accept samples this far behind a series' newest one (Prometheus's key; 0 = in order only).
     out_of_order_time_window: Duration = 0.0
     # Blocks older than this are deleted (Prometheus's --storage.tsdb.retention.time).
     retention_time: Duration = 15 * 24 * 3600.0
@@ -107,7 +114,9 @@ class TSDBConfig(ConfigModel):
     max_series: int = 0
     # Per-series label limits (0 = unlimited).
     max_labels_per_series: int = 0
+    # Longest label name accepted, in characters (0 = unlimited).
     max_label_name_length: int = 0
+    # Longest label value accepted, in characters (0 = unlimited).
     max_label_value_length: int = 0
     # "batch": write() every batch (survives a process crash) and fsync periodically;
     # "always": also fsync every batch (survives power loss, slower).
@@ -155,25 +164,36 @@ class TSDBConfig(ConfigModel):
 
 
 class StorageConfig(ConfigModel):
+    # The embedded time-series database.
     tsdb: TSDBConfig = Field(default_factory=TSDBConfig)
 
 
 class QueryConfig(ConfigModel):
     """PromQL engine limits (Prometheus's --query.* flags)."""
 
+    # How far back an instant selector looks for a sample (--query.lookback-delta).
     lookback_delta: Duration = 300.0
+    # Most samples one query may load into memory (--query.max-samples).
     max_samples: int = 50_000_000
+    # Longest a query may run (--query.timeout).
     timeout: Duration = 120.0
+    # Queries evaluated at once; more wait for a slot until their timeout (--query.max-concurrency).
     max_concurrency: int = 20
 
 
 class AlertmanagerStaticConfig(ConfigModel):
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#alertmanager_config
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#alertmanager_config"
     targets: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
 
 
 class AlertmanagerEndpointConfig(HTTPClientConfig):
     """One entry of Prometheus's ``alerting.alertmanagers``."""
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#alertmanager_config
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#alertmanager_config"
 
     static_configs: list[AlertmanagerStaticConfig] = Field(default_factory=list)
     scheme: str = "http"
@@ -206,6 +226,7 @@ class HostMetricsSection(HostMetricsConfig):
     """The host-metrics source for the machine Spyglass runs on (node-exporter names);
     the collector options are agent.hostmetrics.HostMetricsConfig's."""
 
+    # Collect this machine's metrics (`spyglass up`; --no-host-metrics turns it off).
     enabled: bool = True
     # How often to collect.
     interval: Duration = 15.0
@@ -214,23 +235,31 @@ class HostMetricsSection(HostMetricsConfig):
 class SpyglassConfig(ConfigModel):
     """The whole configuration file."""
 
+    # Prometheus's global section: intervals, external labels, scrape limits.
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    # Targets to scrape, exactly as in prometheus.yml.
     scrape_configs: list[ScrapeConfig] = Field(default_factory=list)
+    # Receivers to forward every sample to (Mimir, Thanos, VictoriaMetrics, Prometheus).
     remote_write: list[RemoteWriteConfig] = Field(default_factory=list)
     # Rule file globs, relative to the config file's directory.
     rule_files: list[str] = Field(default_factory=list)
     # Also evaluate the rules Spyglass ships (the kubernetes-mixin recording rules
     # that the Kubernetes dashboards read).
     builtin_rules: bool = True
+    # Where alerts go: relabeling, external Alertmanagers, the built-in notifier.
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    # Storage settings (Prometheus's `storage.tsdb` section plus Spyglass's own keys).
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
+    # Listeners, TLS and authentication.
     server: ServerConfig = Field(default_factory=ServerConfig)
     # Limits of the remote-write, OTLP and InfluxDB receivers (sizes, concurrency, labels).
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)
     # How OTLP metrics become Prometheus series (Prometheus 3 also calls this section `otlp`).
     otlp: OTLPOptions = Field(default_factory=OTLPOptions)
+    # PromQL engine limits.
     query: QueryConfig = Field(default_factory=QueryConfig)
+    # This machine's own metrics, with node-exporter's names.
     host_metrics: HostMetricsSection = Field(default_factory=HostMetricsSection)
     # An alertmanager.yml for the built-in notification pipeline (relative to this file).
     alertmanager_config: str | None = None

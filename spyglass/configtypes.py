@@ -8,10 +8,12 @@ accept exactly what a ``prometheus.yml`` or ``alertmanager.yml`` says.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import os
 import re
 import ssl
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
@@ -120,6 +122,9 @@ def read_secret_file(path: str | None) -> str | None:
 
 
 class BasicAuth(ConfigModel):
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/"
     username: str = ""
     username_file: str | None = None
     password: SecretStr | None = None
@@ -137,6 +142,9 @@ class BasicAuth(ConfigModel):
 
 
 class Authorization(ConfigModel):
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/"
     type: str = "Bearer"
     credentials: SecretStr | None = None
     credentials_file: str | None = None
@@ -155,6 +163,9 @@ _TLS_VERSIONS = {
 
 
 class TLSConfig(ConfigModel):
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/"
     ca_file: str | None = None
     ca: str | None = None
     cert_file: str | None = None
@@ -203,6 +214,9 @@ class TLSConfig(ConfigModel):
 
 class HTTPClientConfig(ConfigModel):
     """Prometheus's common HTTP client block (``http_config`` in Alertmanager)."""
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/"
 
     basic_auth: BasicAuth | None = None
     authorization: Authorization | None = None
@@ -263,6 +277,9 @@ class HTTPClientConfig(ConfigModel):
 
 class GlobalConfig(ConfigModel):
     """Prometheus's ``global:`` section; its defaults are Prometheus's."""
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/"
 
     scrape_interval: Duration = 60.0
     scrape_timeout: Duration = 10.0

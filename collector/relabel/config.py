@@ -9,6 +9,8 @@ Defaults, validation rules and error wording follow Prometheus's
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import enum
 import re
 from typing import Any
@@ -79,6 +81,9 @@ def compile_anchored(regex: str):
 class RelabelConfig(ConfigModel):
     """One relabeling rule (``relabel_configs``, ``metric_relabel_configs``,
     ``write_relabel_configs``); apply rules with ``collector.relabel.relabel``."""
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#relabel_config
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#relabel_config"
 
     source_labels: list[str] | None = Field(
         None, description="Labels whose values are joined with `separator` to form the input."

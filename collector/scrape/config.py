@@ -11,6 +11,8 @@ filled from the ``global`` section by ``ScrapeConfig.with_global``::
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import re
 from typing import Any
 
@@ -109,6 +111,9 @@ def parse_base2_bytes(v: Any) -> int:
 class StaticConfig(ConfigModel):
     """A static target group: ``{targets: [host:port, ...], labels: {...}}``."""
 
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config"
+
     targets: list[str] = Field(default_factory=list, description="`host:port` addresses to scrape.")
     labels: dict[str, str] = Field(
         default_factory=dict, description="Labels given to every target of this group."
@@ -143,6 +148,9 @@ FILE_SD_NAME = re.compile(r"^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$")
 class FileSDConfig(ConfigModel):
     """File-based discovery: JSON or YAML files of target groups, re-read on change."""
 
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config"
+
     files: list[str] = Field(description="Paths or globs (`*` in the last element) of target files.")
     refresh_interval: Duration = Field(300.0, description="Re-read the files at least this often.")
 
@@ -161,6 +169,9 @@ class FileSDConfig(ConfigModel):
 
 class ScrapeConfig(HTTPClientConfig):
     """One ``scrape_configs`` entry; the HTTP client block (auth, TLS, proxy) is inline."""
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config"
 
     job_name: str = Field(description="Name of the job; the default `job` label of its targets.")
     honor_labels: bool = Field(

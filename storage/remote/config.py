@@ -9,6 +9,8 @@ re-reads its WAL): ``max_disk_bytes`` and ``when_full``::
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -44,6 +46,9 @@ _UNSUPPORTED_RW_KEYS: dict[str, tuple[Any, ...]] = {
 
 class QueueConfig(ConfigModel):
     """How a remote-write queue batches, shards, retries and buffers."""
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#remote_write
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#remote_write"
 
     capacity: int = Field(
         10000, description="Samples buffered in memory per shard before reading more from disk."
@@ -95,6 +100,9 @@ class QueueConfig(ConfigModel):
 class MetadataConfig(ConfigModel):
     """Sending metric metadata (type, help, unit) with remote-write 1.0."""
 
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#remote_write
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#remote_write"
+
     send: bool = Field(True, description="Send metadata at all.")
     send_interval: Duration = Field(60.0, description="How often the full metadata is sent.")
     max_samples_per_send: int = Field(2000, gt=0, description="Most metadata entries in one request.")
@@ -103,6 +111,9 @@ class MetadataConfig(ConfigModel):
 class RemoteWriteConfig(HTTPClientConfig):
     """One ``remote_write`` entry; the HTTP client block is inline. Used by
     ``storage.remote.RemoteWriteQueue``."""
+
+    # Documented upstream, key for key: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#remote_write
+    upstream_docs: ClassVar[str] = "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#remote_write"
 
     url: str = Field(description="Receiver endpoint, e.g. `http://mimir:9009/api/v1/push`.")
     name: str = Field("", description="Queue name in metrics and logs; default: a hash of the config.")
