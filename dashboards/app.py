@@ -28,12 +28,11 @@ from dashboards.components import NAV, shell
 from dashboards.context import AppContext
 from dashboards.grafana.timerange import DEFAULT_SCRAPE_INTERVAL_MS
 from dashboards.pages import alerts, dashboard, dashboards_list, explore, home, rules, status, targets
-from dashboards.store import DashboardStore
+from dashboards.store import BUILTIN_DIR, DashboardStore, open_store
 from dashboards.telemetry import DashboardsTelemetry
 from dashboards.urlstate import parse_query
 from dashboards.variables import VariableCache
 
-BUILTIN_DIR = Path(__file__).parent / "builtin"
 ASSETS_DIR = Path(__file__).parent / "assets"
 
 _ROUTES: list[tuple[re.Pattern[str], Callable[..., Any]]] = []
@@ -75,7 +74,8 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
                     provision_builtin: bool = True,
                     dashboards_dir: str | Path | None = None,
                     query_workers: int = 8,
-                    clock_ms: Callable[[], int] | None = None) -> dash.Dash:
+                    clock_ms: Callable[[], int] | None = None,
+                    store: DashboardStore | None = None) -> dash.Dash:
     """Build the UI.
 
     ``api_base_url``: the Prometheus-compatible API (``/api/v1/...``);
@@ -83,17 +83,16 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
     ``store_dir``: where dashboards persist (see STORE.md);
     ``requests_pathname_prefix``: the mount path when not ``/``;
     ``dashboards_dir``: a folder provisioned at start (``--dashboards DIR``);
-    ``scrape_interval_ms``: the scrape interval ``$__rate_interval`` assumes.
+    ``scrape_interval_ms``: the scrape interval ``$__rate_interval`` assumes;
+    ``store``: an already provisioned store to share (then ``store_dir``,
+    ``provision_builtin`` and ``dashboards_dir`` are the caller's business).
     The context (store, clients) is on ``app.spyglass`` for the lead's wiring.
     """
     prefix = requests_pathname_prefix if requests_pathname_prefix.endswith("/") \
         else requests_pathname_prefix + "/"
     telemetry = DashboardsTelemetry.for_registry(registry)
-    store = DashboardStore(Path(store_dir), telemetry=telemetry)
-    if provision_builtin and BUILTIN_DIR.is_dir():
-        store.provision(BUILTIN_DIR, source="builtin")
-    if dashboards_dir:
-        store.provision(Path(dashboards_dir))
+    if store is None:
+        store = open_store(store_dir, telemetry, provision_builtin=provision_builtin, dashboards_dir=dashboards_dir)
     ctx = AppContext(
         api=PrometheusClient(api_base_url, transport=transport, telemetry=telemetry),
         alertmanager=AlertmanagerClient(alertmanager_url or api_base_url,
@@ -118,6 +117,9 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
         update_title=None,
         serve_locally=True,
         compress=False,
+        # Dashboard panels draw their figures with plotly.js directly (assets/panels.js),
+        # so plotly.js must be on every page, not only where a dcc.Graph appears.
+        external_scripts=[prefix + "_dash-component-suites/plotly/package_data/plotly.min.js"],
     )
     app.layout = shell(prefix)
     app.spyglass = ctx  # type: ignore[attr-defined]

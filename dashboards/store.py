@@ -255,3 +255,17 @@ class DashboardStore:
 def _stable_uid(text: str) -> str:
     import hashlib
     return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+
+
+def open_store(store_dir: str | Path, telemetry: DashboardsTelemetry | None = None, *,
+               provision_builtin: bool = True, dashboards_dir: str | Path | None = None) -> DashboardStore:
+    """The dashboard store with the built-in dashboards and ``dashboards_dir`` provisioned."""
+    store = DashboardStore(Path(store_dir), telemetry=telemetry or DashboardsTelemetry.for_registry())
+    if provision_builtin and BUILTIN_DIR.is_dir():
+        store.provision(BUILTIN_DIR, source="builtin")
+    if dashboards_dir:
+        store.provision(Path(dashboards_dir))
+    return store

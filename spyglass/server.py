@@ -18,6 +18,8 @@ import gc
 import logging
 import os
 import signal
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -107,6 +109,9 @@ class Stack:
         self.appendable = None
         self.engine = None
         self.rules = None
+        self.ui = None
+        self.dashboard_store = None
+        self._internal_token = __import__("secrets").token_urlsafe(32)
         self.notifier = None
         self.forwarder = None
         # (name, notify(expr, alerts)): where the rule manager's alerts go
@@ -174,6 +179,8 @@ class Stack:
         if "alerting" in self.options.roles:
             self._start_notifications()
             self._start_rules()
+        if "dashboards" in self.options.roles:
+            self._mount_dashboards()
         self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
                                max_instances=1, coalesce=True)
         self.scheduler.add_job(self._self_metrics, "interval", seconds=15, id="self-metrics",
@@ -417,6 +424,60 @@ class Stack:
 
         return alerts_data(self.rules.alerting_rules()) if self.rules is not None else {"alerts": []}
 
+    def _mount_dashboards(self) -> None:
+        """The Grafana dashboard API now; the Dash UI right after the server is ready
+        (it imports Dash and plotly, which takes longer than everything else)."""
+        from dashboards.api import grafana_router
+        from dashboards.store import open_store
+        from dashboards.asgi import LazyUI, graph_redirect
+        from dashboards.telemetry import DashboardsTelemetry
+
+        c = self.config
+        dashboards_dir = self.options.dashboards or c.dashboards
+        if dashboards_dir and not self.options.dashboards and not os.path.isabs(dashboards_dir):
+            dashboards_dir = os.path.join(self.config_dir, dashboards_dir)
+        self.dashboard_store = open_store(os.path.join(self.data_dir, "dashboards"),
+                                          DashboardsTelemetry.for_registry(self.registry),
+                                          dashboards_dir=dashboards_dir)
+        self.app.include_router(grafana_router(self.dashboard_store))
+        self.app.add_api_route("/graph", graph_redirect, methods=["GET"], include_in_schema=False)
+        self.ui = LazyUI()
+        self.app.mount("/", self.ui)
+
+    def _build_ui(self) -> None:
+        import httpx
+        from a2wsgi import WSGIMiddleware
+
+        from dashboards.app import create_dash_app
+
+        t0 = time.monotonic()
+        addr = parse_listen_address(self.options.http or self.config.server.http, 9700)
+        host = "127.0.0.1" if addr[0] in ("0.0.0.0", "::", "") else addr[0]
+        scheme = "https" if self.config.server.tls else "http"
+        token = self._internal_token
+
+        class _Internal(httpx.HTTPTransport):
+            # the UI reads the APIs of this very process over loopback, with its own token
+            def handle_request(self, request):
+                request.headers["Authorization"] = f"Bearer {token}"
+                return super().handle_request(request)
+
+        dash_app = create_dash_app(
+            f"{scheme}://{host}:{addr[1]}", os.path.join(self.data_dir, "dashboards"),
+            store=self.dashboard_store,
+            transport=_Internal(verify=False),
+            registry=self.registry,
+            scrape_interval_ms=int(self.config.global_.scrape_interval * 1000),
+        )
+        self.ui.set_app(WSGIMiddleware(dash_app.server, workers=8))
+        log.info("UI ready", extra={"seconds": round(time.monotonic() - t0, 3)})
+
+    def _build_ui_logged(self) -> None:
+        try:
+            self._build_ui()
+        except Exception:
+            log.exception("the UI failed to start; the APIs keep serving")
+
     def _mount_receivers(self) -> None:
         from collector.receivers import influx, otlp, remote_write
 
@@ -443,9 +504,14 @@ class Stack:
 
     def asgi(self, app: FastAPI | None = None):
         """An app with middleware; auth wraps everything but the probes."""
+        from starlette.middleware.gzip import GZipMiddleware
+
         auth = self.config.server.auth
-        inner = RequestMetricsMiddleware(app or self.app, self.http_telemetry)
-        return AuthMiddleware(inner, auth.basic_auth_users, auth.bearer_tokens)
+        inner = RequestMetricsMiddleware(GZipMiddleware(app or self.app, minimum_size=4096), self.http_telemetry)
+        tokens = list(auth.bearer_tokens)
+        if auth.basic_auth_users or tokens:
+            tokens.append(self._internal_token)  # the UI's own calls to the APIs
+        return AuthMiddleware(inner, auth.basic_auth_users, tokens)
 
     # --- running ----------------------------------------------------------------
     def config_yaml(self) -> str:
@@ -521,14 +587,21 @@ class Stack:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.reload))
 
-        servers = []
+        listeners = []  # (server, socket)
         http_addr = parse_listen_address(self.options.http or self.config.server.http, 9700)
-        if http_addr:
-            servers.append(self._uvicorn(self.asgi(), http_addr))
         otlp_http_addr = parse_listen_address(self.options.otlp_http or self.config.server.otlp_http, 4318)
-        if otlp_http_addr and "collector" in self.options.roles:
-            servers.append(self._uvicorn(self.asgi(self.otlp_app), otlp_http_addr))
-        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        try:
+            # bind first, so that a taken port is a clear error before anything starts
+            if http_addr:
+                listeners.append((self._uvicorn(self.asgi(), http_addr), _listen(http_addr)))
+            if otlp_http_addr and "collector" in self.options.roles:
+                listeners.append((self._uvicorn(self.asgi(self.otlp_app), otlp_http_addr), _listen(otlp_http_addr)))
+        except OSError as e:
+            for _, sock in listeners:
+                sock.close()
+            raise StartupError(str(e)) from None
+        servers = [srv for srv, _ in listeners]
+        tasks = [asyncio.create_task(srv.serve(sockets=[sock])) for srv, sock in listeners]
         # storage replay can take a while: serve /-/healthy and a 503 /-/ready meanwhile
         try:
             await loop.run_in_executor(None, self.open)
@@ -541,6 +614,8 @@ class Stack:
             raise
         if http_addr:
             log.info("listening", extra={"http": f"{http_addr[0]}:{http_addr[1]}"})
+        if self.ui is not None and http_addr:
+            loop.run_in_executor(None, self._build_ui_logged)
         stop_wait = asyncio.create_task(self.stopping.wait())
         done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
         log.info("shutting down: no new requests; finishing in-flight work")
@@ -575,12 +650,35 @@ class Stack:
         """Stop components in reverse order of start; the storage (WAL) closes last."""
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=True)
+        if self._storage_thread is not None:
+            self._storage_thread.join()
+            if self.storage is not None and not any(n == "tsdb" for n, _ in self._stoppers):
+                self._stoppers.insert(0, ("tsdb", self.storage.close))  # opened, never started
         while self._stoppers:
             name, stop = self._stoppers.pop()
             try:
                 stop()
             except Exception:
                 log.exception("error while stopping", extra={"component": name})
+
+
+class StartupError(Exception):
+    """The process cannot start (a port is taken, the data directory is unusable)."""
+
+
+def _listen(addr: tuple[str, int]) -> socket.socket:
+    host, port = addr
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _fmt_retention(cfg: SpyglassConfig) -> str:
@@ -620,7 +718,7 @@ def main(args) -> int:
         config = load_config(args.config)
     except ConfigError as e:
         log.error("invalid configuration", extra={"err": str(e)})
-        print(f"spyglass: invalid configuration:\n{e}", file=__import__("sys").stderr)
+        print(f"spyglass: invalid configuration:\n{e}", file=sys.stderr)
         return 2
     options = options_from_args(args)
     stack = Stack(config, options)
@@ -629,6 +727,11 @@ def main(args) -> int:
                                          "data_dir": stack.data_dir})
     try:
         asyncio.run(stack.serve())
+    except StartupError as e:
+        log.error("cannot start", extra={"err": str(e)})
+        print(f"spyglass: {e}", file=sys.stderr)
+        stack.close()
+        return 1
     except Exception as e:
         log.error("fatal", extra={"err": repr(e)})
         return 1

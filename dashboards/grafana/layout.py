@@ -73,12 +73,12 @@ def _expand_panel(p: Panel, key: str, variables: Mapping[str, VarValue],
 
 
 def _pack(placed: list[PlacedPanel]) -> tuple[PlacedPanel, ...]:
-    """Make y relative to the section and push repeats' followers down."""
+    """Vertical compaction, as Grafana's grid does: in (y, x) order each panel rises
+    until it meets one above it. This makes y relative to the section, closes the gaps
+    collapsed rows leave in their children's saved positions (NEF's children sit at
+    y≈200 and more), and pushes down what a grown repeat would overlap."""
     if not placed:
         return ()
-    top = min(pp.grid.y for pp in placed)
-    # A repeated panel may grow taller than the space the JSON left for it; move
-    # panels that would overlap it further down, keeping their order.
     placed = sorted(placed, key=lambda pp: (pp.grid.y, pp.grid.x))
     heights = [0] * 24
     out = []
@@ -86,10 +86,9 @@ def _pack(placed: list[PlacedPanel]) -> tuple[PlacedPanel, ...]:
     group_floor: dict[str, int] = {}
     for pp in placed:
         g = pp.grid
-        y = g.y - top
         floor = max(heights[g.x:g.x + g.w] or [0])
         group = pp.key.rsplit("-r", 1)[0] if "-r" in pp.key else ""
-        y = max(y, floor, group_floor.get(group, 0) if group else 0)
+        y = max(floor, group_floor.get(group, 0) if group else 0)
         if group:
             group_floor[group] = y
         for c in range(g.x, min(g.x + g.w, 24)):

@@ -159,7 +159,7 @@ def _clamp(v: int | None, lo: int, hi: int) -> int:
 def _parse_target(r: Reader, i: int) -> Target:
     expr = r.raw("expr", "")
     if not isinstance(expr, str):
-        raise r.error(f"a PromQL expression must be a string", "expr")
+        raise r.error("a PromQL expression must be a string", "expr")
     fmt = r.str("format", "time_series") or "time_series"
     if fmt not in ("time_series", "table", "heatmap"):
         raise r.error(f'unknown format "{fmt}" (time_series, table or heatmap)', "format")

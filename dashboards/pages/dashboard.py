@@ -23,6 +23,7 @@ from dashboards.grafana.model import Dashboard
 from dashboards.grafana.template import ALL as ALL_VALUE, VarValue, interpolate
 from dashboards.grafana.timerange import TimeRange, TimeRangeError
 from dashboards.panelquery import PanelRequest, run_panels
+from dashboards.htmlrender import panel_host
 from dashboards.panels import STATIC, render_panel
 from dashboards.panels.common import GAP_PX, ROW_PX, PanelContext
 from dashboards.store import StoredDashboard
@@ -147,6 +148,8 @@ def layout(ctx: AppContext, uid: str, query: Mapping[str, list[str]]) -> Any:
     return html.Div([
         dcc.Location(id="dv-url", refresh=False),
         dcc.Store(id="dv-state", data={"uid": uid, **state.to_json()}),
+        # drag-zoom on a graph lands here (assets/zoom.js)
+        dcc.Input(id="dv-zoom", type="text", value="", debounce=False, style={"display": "none"}),
         dcc.Interval(id="dv-interval", interval=refresh_ms(state.refresh),
                      disabled=not state.refresh, n_intervals=0),
         header, bad, var_bar,
@@ -236,7 +239,7 @@ def render_section(ctx: AppContext, stored: StoredDashboard, state: ViewState, k
         elif pp.panel.type not in STATIC:
             from dashboards.panelquery import PanelData
             d = PanelData((), (), 0)
-        out.append(_grid_item(pp, render_panel(pctx, d)))
+        out.append(_grid_item(pp, panel_host(render_panel(pctx, d))))
     return out
 
 
@@ -265,26 +268,33 @@ def register(app: Any, ctx: AppContext) -> None:
         Input("dv-zoomout", "n_clicks"),
         Input("dv-refresh", "value"),
         Input({"type": "dv-var", "name": ALL}, "value"),
-        Input({"type": "dv-graph", "key": ALL}, "relayoutData"),
+        Input("dv-zoom", "value"),
         Input("dv-expand", "n_clicks"),
         State("dv-from", "value"),
         State("dv-to", "value"),
         State("dv-state", "data"),
         prevent_initial_call=True,
     )
-    def _controls(range_value, _apply, _fs, _ts, _zo, refresh, var_vals, relayouts, _exp,
+    def _controls(range_value, _apply, _fs, _ts, _zo, refresh, var_vals, zoom, _exp,
                   from_value, to_value, state_json):
         trig = dash_ctx.triggered_id
         if trig is None:
             raise PreventUpdate
         trigger = trig if isinstance(trig, str) else trig.get("type", "")
-        trigger = {"dv-from": "dv-apply", "dv-to": "dv-apply"}.get(trigger, trigger)
+        trigger = {"dv-from": "dv-apply", "dv-to": "dv-apply", "dv-zoom": "dv-graph"}.get(trigger, trigger)
         stored = ctx.store.get(state_json["uid"])
         if stored is None:
             raise PreventUpdate
         state = ViewState.from_json(state_json)
-        if trigger == "dv-graph" and not any(zoom_range(r) for r in relayouts or []):
-            raise PreventUpdate
+        relayouts = []
+        if trigger == "dv-graph":
+            try:
+                a, b, _ = json.loads(zoom)
+            except (TypeError, ValueError):
+                raise PreventUpdate from None
+            relayouts = [{"xaxis.range[0]": a, "xaxis.range[1]": b}]
+            if not zoom_range(relayouts[0]):
+                raise PreventUpdate
         names = [i["id"]["name"] for i in dash_ctx.inputs_list[6]]
         var_map = dict(zip(names, var_vals or []))
         if trigger == "dv-expand":
@@ -292,7 +302,7 @@ def register(app: Any, ctx: AppContext) -> None:
                               not state.expand_rows)
         try:
             new, resolved, rebuild = on_controls(ctx, trigger, stored, state, range_value, from_value,
-                                                 to_value, refresh, var_map, relayouts or [])
+                                                 to_value, refresh, var_map, relayouts)
         except TimeRangeError:
             return (no_update,) * 5 + (state.raw_from, state.raw_to) + (no_update,) * 4
         if trigger == "dv-expand":

@@ -6,6 +6,7 @@ stay on SVG."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Mapping
 
@@ -19,7 +20,8 @@ from dashboards.grafana.frames import legend_name, series_frame
 from dashboards.grafana.model import Panel, PanelOptions, LegendOptions, Target
 from dashboards.grafana.timerange import TimeRange, TimeRangeError, calculate_interval
 from dashboards.grafana.units import format_value
-from dashboards.panels.common import PanelContext
+from dashboards.htmlrender import panel_host
+from dashboards.panels.common import PanelContext, plotly_layout
 from dashboards.panels.timeseries import figure, legend_component
 from dashboards.grafana.frames import plot_series
 from dashboards.promql_complete import Completion, apply, complete
@@ -52,18 +54,37 @@ def _completion(ctx: AppContext, text: str) -> Completion:
         return Completion("none", (), len(text or ""), len(text or ""))
 
 
+# Points one graph may carry in all: beyond this the browser spends seconds on lines
+# no one can tell apart, so many series get fewer points each (never below 60).
+POINT_BUDGET = 250_000
+MIN_POINTS = 60
+
+
+def points_per_series(width_px: int, series: int) -> int:
+    return max(MIN_POINTS, min(max(width_px, 100), POINT_BUDGET // max(series, 1)))
+
+
 def run_query(ctx: AppContext, expr: str, mode: str, tr: TimeRange, width_px: int,
               ) -> tuple[QueryResult | None, str, float, float]:
-    """(result, error, step seconds, elapsed seconds)."""
-    step = calculate_interval(tr.span_ms, max(width_px, 100), ctx.scrape_interval_ms) / 1000
+    """(result, error, step seconds, elapsed seconds). A range query first counts the
+    series at the end time (cheap) to size its step to the point budget."""
     t0 = time.perf_counter()
+    points = max(width_px, 100)
     try:
         if mode == "instant":
             res = ctx.api.query(expr, tr.to_ms / 1000)
+            step = 0.0
         else:
+            try:
+                counted = ctx.api.query(f"count(({expr}))", tr.to_ms / 1000)
+                n = int(counted.series[0].values[0]) if counted.series else 0
+            except (APIError, ValueError, IndexError):
+                n = 0  # a scalar or string expression: no series to count
+            points = points_per_series(width_px, n)
+            step = calculate_interval(tr.span_ms, points, ctx.scrape_interval_ms) / 1000
             res = ctx.api.query_range(expr, tr.from_ms / 1000, tr.to_ms / 1000, step)
     except APIError as e:
-        return None, e.message, step, time.perf_counter() - t0
+        return None, e.message, 0.0, time.perf_counter() - t0
     return res, "", step, time.perf_counter() - t0
 
 
@@ -84,7 +105,10 @@ def result_views(ctx: AppContext, expr: str, mode: str, tr: TimeRange, res: Quer
         return None, html.Div("No data", className="muted"), None, inspector
     fig: Any = None
     legend: Any = None
-    if res.result_type == "matrix":
+    if res.result_type == "matrix" and len(res.series) > WEBGL_SERIES:
+        fig = grouped_figure(ctx, res, expr, tr)
+        legend = html.Div("Hover a line to see its labels.", id="ex-hover", className="muted ex-hover")
+    elif res.result_type == "matrix":
         frames = [series_frame(s.labels, s.timestamps, s.values, legend_name("", s.labels, expr), "A")
                   for s in res.series]
         panel = Panel(id=0, type="timeseries", targets=(Target("A", expr),),
@@ -103,9 +127,43 @@ def result_views(ctx: AppContext, expr: str, mode: str, tr: TimeRange, res: Quer
                              html.Td(format_value(v), className="num")]))
     more = [html.Div(f"Showing {MAX_TABLE_ROWS} of {len(res.series)} series", className="muted")] \
         if len(res.series) > MAX_TABLE_ROWS else []
-    table = html.Div(more + [html.Table([html.Thead(html.Tr([html.Th("Series"), html.Th("Value")])),
-                                         html.Tbody(rows)], className="data-table")])
+    # one element holding the table's HTML: hundreds of rows as Dash components
+    # would cost the browser seconds (see htmlrender)
+    table = panel_host(html.Div(more + [html.Table([html.Thead(html.Tr([html.Th("Series"), html.Th("Value")])),
+                                                    html.Tbody(rows)], className="data-table")]))
+    if fig is not None:
+        # a new query is a new view: plotly must not carry the old axes over
+        fig["layout"]["uirevision"] = f"{expr}|{tr.from_ms}|{tr.to_ms}"
+        fig["layout"]["xaxis"]["autorange"] = False
     return fig, legend, table, inspector
+
+
+GROUPS = 32
+
+
+def grouped_figure(ctx: AppContext, res: QueryResult, expr: str, tr: TimeRange) -> dict[str, Any]:
+    """Many series as a few WebGL traces: plotly's cost is per trace, so series are
+    drawn in ``GROUPS`` colour groups, each one trace with gaps between its series.
+    ``customdata`` holds each point's series number; hovering shows its labels."""
+    import numpy as np
+    from dashboards.grafana import colors
+    names = [legend_name("", s.labels, expr) for s in res.series]
+    traces = []
+    for g in range(min(GROUPS, len(res.series))):
+        xs, ys, cs = [], [], []
+        for i in range(g, len(res.series), GROUPS):
+            s = res.series[i]
+            xs += [s.timestamps * 1000.0, np.array([np.nan])]
+            ys += [s.values, np.array([np.nan])]
+            cs += [np.full(len(s.values) + 1, i, dtype=np.int32)]
+        traces.append({"type": "scattergl", "mode": "lines", "x": np.concatenate(xs),
+                       "y": np.concatenate(ys), "customdata": np.concatenate(cs),
+                       "line": {"color": colors.palette(g), "width": 1}, "connectgaps": False,
+                       "hovertemplate": "%{y:.4~g}<extra>#%{customdata}</extra>"})
+    pctx = PanelContext("explore", Panel(id=0, type="timeseries"), tr, 1200, GRAPH_HEIGHT)
+    layout = plotly_layout(pctx, GRAPH_HEIGHT, hovermode="closest")
+    layout["meta"] = {"names": names}
+    return {"data": traces, "layout": layout}
 
 
 def layout(ctx: AppContext, q: Mapping[str, list[str]]) -> Any:
@@ -136,11 +194,24 @@ def layout(ctx: AppContext, q: Mapping[str, list[str]]) -> Any:
                            style={"height": f"{GRAPH_HEIGHT}px"}),
                  id="ex-graph-box", style={"display": "none"}, className="ex-graph-wrap"),
         html.Div(id="ex-under-graph"),
+        # drag-zoom on the graph lands here (assets/panels.js)
+        dcc.Input(id="ex-zoom", type="text", value="", debounce=False, style={"display": "none"}),
         html.Div(id="ex-table-box"),
     ], className="page-pad explore")
 
 
 def register(app: Any, ctx: AppContext) -> None:
+    # the hovered series' labels, from the names shipped with the grouped figure
+    app.clientside_callback(
+        """function(hover, fig) {
+            if (!hover || !hover.points || !hover.points.length) return window.dash_clientside.no_update;
+            const i = hover.points[0].customdata;
+            const names = (fig && fig.layout && fig.layout.meta && fig.layout.meta.names) || [];
+            return i === undefined ? window.dash_clientside.no_update : (names[i] || '');
+        }""",
+        Output("ex-hover", "children"), Input("ex-graph", "hoverData"), State("ex-graph", "figure"),
+        prevent_initial_call=True)
+
     @app.callback(Output("ex-suggest", "children"), Output("ex-completion", "data"),
                   Input("ex-query", "value"), prevent_initial_call=True)
     def _suggest(text):
@@ -174,18 +245,22 @@ def register(app: Any, ctx: AppContext) -> None:
         Output("ex-from", "value"), Output("ex-to", "value"),
         Input("ex-run", "n_clicks"), Input("ex-mode", "value"), Input("ex-range", "value"),
         Input("ex-apply", "n_clicks"), Input("ex-zoomout", "n_clicks"),
-        Input("ex-graph", "relayoutData"),
+        Input("ex-zoom", "value"),
         State("ex-query", "value"), State("ex-from", "value"), State("ex-to", "value"),
         State("viewport", "data"),
     )
-    def _run(n_run, mode, range_value, _a, _z, relayout, expr, raw_from, raw_to, viewport):
+    def _run(n_run, mode, range_value, _a, _z, zoom, expr, raw_from, raw_to, viewport):
         trig = dash_ctx.triggered_id
         if not expr or not expr.strip() or (trig is None and not n_run):
             raise PreventUpdate
         if trig == "ex-range" and range_value:
             raw_from, raw_to = range_value, "now"
-        elif trig == "ex-graph":
-            z = zoom_range(relayout)
+        elif trig == "ex-zoom":
+            try:
+                a, b, _ = json.loads(zoom)
+            except (TypeError, ValueError):
+                raise PreventUpdate from None
+            z = zoom_range({"xaxis.range[0]": a, "xaxis.range[1]": b})
             if not z:
                 raise PreventUpdate
             raw_from, raw_to = z
@@ -200,6 +275,9 @@ def register(app: Any, ctx: AppContext) -> None:
         width = max(((viewport or {}).get("width") or 1400) - 64, 200)
         res, err, step, elapsed = run_query(ctx, expr, mode or "range", tr, width)
         fig, under, table, insp = result_views(ctx, expr, mode or "range", tr, res, err, step, elapsed)
+        if fig is not None:
+            # the graph box was hidden until now, so plotly cannot measure it: size it
+            fig["layout"]["width"] = width - 2
         import urllib.parse
         search = "?" + urllib.parse.urlencode({"query": expr, "mode": mode or "range",
                                                "from": raw_from, "to": raw_to})

@@ -64,8 +64,9 @@ def firing(ctx: AppContext) -> Any:
         return notice(f"Alert state unavailable: {e.message}", "error")
     if not alerts:
         return html.Div("No alerts are firing.", className="muted ok-text")
-    return [html.Div([html.Span("firing", className="state state-firing"),
-                      html.Span((a.get("labels") or {}).get("alertname", ""), className="alert-name"),
+    return [html.Div([html.Div([html.Span("firing", className="state state-firing"),
+                                html.Span((a.get("labels") or {}).get("alertname", ""),
+                                          className="alert-name")], className="alert-head"),
                       label_chips(a.get("labels") or {}, skip=("alertname",))], className="alert-card")
             for a in alerts[:10]]
 

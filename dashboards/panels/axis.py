@@ -55,8 +55,20 @@ def axis(unit: str, decimals: int | None, lo: float, hi: float, *, log: int = 0)
     lo_p = lo - pad if lo != 0 else lo
     hi_p = hi + pad
     ticks = nice_ticks(lo, hi)
-    labels = [format_value(t, unit, decimals if decimals is not None else None) for t in ticks]
+    labels = [format_value(t, unit, decimals) for t in ticks]
+    # a narrow range reads as the same label twice ("23.7 GiB"): add digits until not
+    extra = 1
+    while decimals is None and len(set(labels)) < len(labels) and extra <= 4:
+        labels = [format_value(t, unit, _digits(t) + extra) for t in ticks]
+        extra += 1
     return {"range": [lo_p, hi_p], "tickvals": ticks, "ticktext": labels, "tickmode": "array"}
+
+
+def _digits(v: float) -> int:
+    a = abs(v)
+    if a == 0 or not math.isfinite(a):
+        return 0
+    return max(0, 2 - math.floor(math.log10(a)))
 
 
 def hover_format(unit: str, decimals: int | None) -> tuple[str, str]:

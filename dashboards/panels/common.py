@@ -14,7 +14,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from dash import dcc, html
+from dash import html
 
 from dashboards.grafana.model import EMPTY, DataLink, Panel
 from dashboards.grafana.template import ScopeValue, VarValue, interpolate
@@ -87,7 +87,7 @@ def plotly_layout(ctx: PanelContext, height: int, **extra: Any) -> dict[str, Any
     return layout
 
 
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True, "doubleClick": False,
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": False, "doubleClick": False,
                 "scrollZoom": False}
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from dash import html
 
 from dashboards.grafana import colors
-from dashboards.grafana.fields import threshold_color
 from dashboards.panelquery import PanelData
 from dashboards.panels.common import PanelContext, body_height, error_body, frame, message, svg_img, xml
 from dashboards.panels.reduce import ShownValue, shown_values

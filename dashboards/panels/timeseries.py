@@ -124,7 +124,10 @@ def figure(ctx: PanelContext, series: list[PlotSeries], height: int,
         if any(t.get("groupnorm") for t in traces):
             layout["yaxis"].update(range=[0, 100], ticksuffix="%")
         else:
-            lo, hi = data_range(arrays, fc.custom.axis_soft_min, fc.custom.axis_soft_max, fc.min, fc.max)
+            soft_min = fc.custom.axis_soft_min
+            if stacked and soft_min is None:
+                soft_min = 0.0  # stacked areas read from zero
+            lo, hi = data_range(arrays, soft_min, fc.custom.axis_soft_max, fc.min, fc.max)
             layout["yaxis"].update(axis(fc.unit, fc.decimals, lo, hi, log=fc.custom.scale_log))
         if fc.custom.axis_label:
             layout["yaxis"]["title"] = {"text": escape_plotly(fc.custom.axis_label), "font": {"size": 11}}

@@ -45,28 +45,30 @@ def wait_until(fn: Callable[[], object], timeout: float = 20.0, interval: float 
 
 
 def screenshot(driver: webdriver.Chrome, name: str, full: bool = True) -> Path:
+    """A PNG in test-artifacts/; ``full`` captures the whole page (up to 8000 px)."""
+    import base64
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    if full:
-        h = driver.execute_script("return Math.min(document.body.scrollHeight, 6000)")
-        w = driver.get_window_size()["width"]
-        driver.set_window_size(w, max(h + 40, 600))
+    if not full:
         driver.save_screenshot(str(path))
-    else:
-        driver.save_screenshot(str(path))
+        return path
+    w = driver.execute_script("return document.documentElement.clientWidth")
+    h = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 8000)")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path
 
 
-# JS: are all visible panels finished (no loading placeholders, graphs drawn)?
+# JS: are all visible panels finished (no loading placeholders, every figure drawn)?
 PANELS_DONE_JS = """
-const loading = document.querySelectorAll('.panel-body.loading').length;
-const graphs = document.querySelectorAll('.ts-graph, .dash-grid .js-plotly-plot');
-let pending = 0;
-document.querySelectorAll('.dash-grid .dash-graph').forEach(g => {
-  if (!g.querySelector('.main-svg')) pending++;
-});
-const panels = document.querySelectorAll('.dash-grid .panel').length;
-return {loading: loading, pending: pending, panels: panels};
+return {
+  loading: document.querySelectorAll('.dash-grid .panel-body.loading').length,
+  pending: document.querySelectorAll('.dash-grid .sg-plot:not([data-drawn])').length,
+  panels: document.querySelectorAll('.dash-grid .panel').length,
+  plots: document.querySelectorAll('.dash-grid .sg-plot[data-drawn]').length,
+};
 """
 
 

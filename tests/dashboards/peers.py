@@ -89,7 +89,10 @@ scrape_configs:
         self._spawn([peer_binary("prometheus"), f"--config.file={self.tmp / 'prometheus.yml'}",
                      f"--storage.tsdb.path={self.tmp / 'prom-data'}",
                      f"--web.listen-address=127.0.0.1:{self.prom_port}",
-                     "--web.enable-admin-api", "--web.enable-remote-write-receiver"], "prometheus")
+                     "--web.enable-admin-api", "--web.enable-remote-write-receiver",
+                     # the first notification goes out before the Alertmanager is
+                     # discovered and is dropped; resend soon instead of after 1m
+                     "--rules.alert.resend-delay=2s"], "prometheus")
         wait_http(f"{self.prom_url}/-/ready")
         wait_http(f"{self.am_url}/-/ready")
         wait_http(f"http://127.0.0.1:{self.ne_port}/metrics")

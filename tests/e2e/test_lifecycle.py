@@ -67,3 +67,15 @@ def test_bad_config_at_start_names_the_key(tmp_path):
     rc = spy.proc.wait(60)
     assert rc == 2
     assert "storage.tsdb.retention_time" in spy.log() and ":3:" in spy.log()
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        spy = SpyglassProcess(tmp_path / "data", port=s.getsockname()[1], extra_args=["--no-host-metrics"])
+        spy.start(wait_ready=False)
+        assert spy.proc.wait(60) == 1
+    assert "cannot listen on 127.0.0.1" in spy.log() and "Address already in use" in spy.log()

@@ -3,13 +3,11 @@
 import json
 from pathlib import Path
 
-import pytest
 
 from dashboards.grafana import load_documents, parse_dashboard
 from dashboards.grafana.layout import sections
 from dashboards.grafana.template import VarValue
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "grafana-dashboards"
 
 
 def _corpus_dir(shared_dir) -> Path:

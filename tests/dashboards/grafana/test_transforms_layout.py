@@ -129,3 +129,16 @@ def test_repeated_panels_and_rows():
     assert len({pp.key for s in secs for pp in s.panels}) == sum(len(s.panels) for s in secs)
     assert secs[2].collapsed and [pp.panel.id for pp in secs[2].panels] == [10]
     assert sections(d, {"ns": ns, "pod": pods}, {"s9": False})[2].collapsed is False
+
+
+def test_sections_compact_vertically():
+    """Collapsed rows keep their children's old y (≈200 in Node Exporter Full); on
+    screen they sit right under the row, gaps closed, order kept."""
+    d = parse_dashboard({"title": "c", "panels": [
+        {"type": "row", "id": 1, "title": "r", "collapsed": True, "gridPos": {"y": 0}, "panels": [
+            {"type": "stat", "id": 2, "gridPos": {"x": 0, "y": 201, "w": 12, "h": 4}},
+            {"type": "stat", "id": 3, "gridPos": {"x": 12, "y": 201, "w": 12, "h": 6}},
+            {"type": "stat", "id": 4, "gridPos": {"x": 0, "y": 240, "w": 24, "h": 3}}]}]})
+    (sec,) = sections(d, {})
+    pos = {pp.panel.id: (pp.grid.x, pp.grid.y) for pp in sec.panels}
+    assert pos == {2: (0, 0), 3: (12, 0), 4: (0, 6)}
