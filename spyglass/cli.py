@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     col = sub.add_parser("collector", help="run ingestion, storage and the query APIs")
     _add_server_flags(col, alerting=False, dashboards=False)
 
+    al = sub.add_parser("alerting", help="run rules and notifications against a Prometheus-compatible API")
+    _add_server_flags(al, alerting=True, dashboards=False)
+    al.add_argument("--query-url", metavar="URL",
+                    help="the Prometheus-compatible API rules query (a Spyglass collector, Prometheus, Mimir, ...)")
+    al.add_argument("--remote-write-url", metavar="URL",
+                    help="where recording-rule results and ALERTS go (default: QUERY_URL/api/v1/write)")
+
     q = sub.add_parser("query", help="evaluate PromQL against a running server")
     q.add_argument("expr", help="PromQL expression")
     q.add_argument("--server", default="http://127.0.0.1:9700", help="server URL")

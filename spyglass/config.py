@@ -220,6 +220,10 @@ class AlertingConfig(ConfigModel):
     builtin_notifier: bool = True
     # Allow webhook/chat targets that resolve to link-local or cloud-metadata addresses.
     allow_link_local_targets: bool = False
+    # `spyglass alerting` on its own: the Prometheus-compatible API its rules query.
+    query_url: str | None = None
+    # `spyglass alerting` on its own: where rule results go (default: query_url + /api/v1/write).
+    remote_write_url: str | None = None
 
 
 class HostMetricsSection(HostMetricsConfig):

@@ -71,3 +71,4 @@ def setup(level: str = "info", fmt: str = "logfmt", stream=None) -> None:
         lg.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per outgoing request is noise

@@ -41,6 +41,7 @@ log = logging.getLogger("spyglass")
 
 ROLES_UP = frozenset({"collector", "hostmetrics", "alerting", "dashboards"})
 ROLES_COLLECTOR = frozenset({"collector"})
+ROLES_ALERTING = frozenset({"alerting"})
 
 
 @dataclass
@@ -57,6 +58,9 @@ class RunOptions:
     dashboards: str | None = None
     host_metrics: bool = True
     roles: frozenset[str] = ROLES_UP
+    # `spyglass alerting` on its own: where rules read and write
+    query_url: str | None = None
+    remote_write_url: str | None = None
 
 
 class _Server(uvicorn.Server):
@@ -109,6 +113,7 @@ class Stack:
         self.appendable = None
         self.engine = None
         self.rules = None
+        self.query_func = None
         self.ui = None
         self.dashboard_store = None
         self._internal_token = __import__("secrets").token_urlsafe(32)
@@ -141,7 +146,33 @@ class Stack:
 
     def open(self) -> None:
         """Open storage and start every component (blocking; done off the event loop)."""
+        c = self.config
+        if "collector" in self.options.roles:
+            self._open_collector()
+        else:
+            self._open_remote_backend()
+        if "hostmetrics" in self.options.roles and c.host_metrics.enabled:
+            self._start_host_metrics()
+        if "alerting" in self.options.roles:
+            self._start_notifications()
+            self._start_rules()
+        if "dashboards" in self.options.roles:
+            self._mount_dashboards()
+        self.scheduler.add_job(self._self_metrics, "interval", seconds=15, id="self-metrics",
+                               max_instances=1, coalesce=True)
+        self.scheduler.start()
+        gc.freeze()  # everything built at start-up (WAL replay's label sets) is long-lived
+        self.ready.set()
+        self.telemetry.ready.set(1)
+        self.telemetry.reload_ok.set(1)
+        self.telemetry.reload_time.set(time.time())
+
+    def _open_collector(self) -> None:
+        """Embedded storage, remote-write out, scraping, the query API and the receivers."""
+        from collector.scrape.manager import ScrapeManager
+        from storage.fanout import Fanout
         from storage.promql import Engine, EngineOptions
+        from storage.remote.storage import RemoteStorage
 
         c = self.config
         if self._storage_thread is None:
@@ -150,11 +181,6 @@ class Stack:
         if self._storage_error is not None:
             raise self._storage_error
         self._stoppers.append(("tsdb", self.storage.close))
-
-        from collector.scrape.manager import ScrapeManager
-        from storage.fanout import Fanout
-        from storage.remote.storage import RemoteStorage
-
         self.remote = RemoteStorage(os.path.join(self.data_dir, "remote_write"), registry=self.registry)
         self.remote.apply_config(c.remote_write, c.global_.external_labels)
         self._stoppers.append(("remote_write", self.remote.shutdown))
@@ -174,23 +200,48 @@ class Stack:
         )
         self._mount_query_api()
         self._mount_receivers()
-        if "hostmetrics" in self.options.roles and c.host_metrics.enabled:
-            self._start_host_metrics()
-        if "alerting" in self.options.roles:
-            self._start_notifications()
-            self._start_rules()
-        if "dashboards" in self.options.roles:
-            self._mount_dashboards()
         self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
                                max_instances=1, coalesce=True)
-        self.scheduler.add_job(self._self_metrics, "interval", seconds=15, id="self-metrics",
-                               max_instances=1, coalesce=True)
-        self.scheduler.start()
-        gc.freeze()  # everything built at start-up (WAL replay's label sets) is long-lived
-        self.ready.set()
-        self.telemetry.ready.set(1)
-        self.telemetry.reload_ok.set(1)
-        self.telemetry.reload_time.set(time.time())
+
+    def _open_remote_backend(self) -> None:
+        """`spyglass alerting` on its own: rules query a Prometheus-compatible API (a Spyglass
+        collector, Prometheus, Mimir, Thanos, VictoriaMetrics) and write their results back by
+        remote-write, as Thanos Ruler and Mimir's ruler do."""
+        from storage.remote.config import RemoteWriteConfig
+        from storage.remote.promapi import PrometheusAPIQueryable, remote_query_func
+        from storage.remote.storage import RemoteStorage
+
+        a = self.config.alerting
+        query_url = self.options.query_url or a.query_url
+        if not query_url:
+            raise StartupError("spyglass alerting needs --query-url (or alerting.query_url): the "
+                               "Prometheus-compatible API the rules query")
+        write_url = self.options.remote_write_url or a.remote_write_url or query_url.rstrip("/") + "/api/v1/write"
+        self.storage = PrometheusAPIQueryable(query_url, registry=self.registry)
+        self._stoppers.append(("query-backend", self.storage.close))
+        self.query_func = remote_query_func(self.storage.client)
+        self.remote = RemoteStorage(os.path.join(self.data_dir, "remote_write"), registry=self.registry)
+        self.remote.apply_config([RemoteWriteConfig(url=write_url, name="rules")], {})
+        self._stoppers.append(("remote_write", self.remote.shutdown))
+        self.appendable = self.remote
+        self._mount_rules_api()
+
+    def _mount_rules_api(self) -> None:
+        """/api/v1/rules and /api/v1/alerts when this process has no full query API."""
+        from collector.api.params import BadParam
+        from collector.api.prometheus import _dumps, _params, error, success
+
+        async def rules(request: Request):
+            try:
+                return success(_dumps(self._rules_api(await _params(request))))
+            except BadParam as e:
+                return error("bad_data", str(e))
+
+        async def alerts(request: Request):
+            return success(_dumps(self._alerts_api()))
+
+        self.app.add_api_route("/api/v1/rules", rules, methods=["GET"])
+        self.app.add_api_route("/api/v1/alerts", alerts, methods=["GET"])
 
     def _maintenance(self) -> None:
         try:
@@ -295,7 +346,7 @@ class Stack:
 
         c = self.config
         self.rules = Manager(ManagerOptions(
-            query_func=engine_query_func(self.engine, self.storage),
+            query_func=self.query_func or engine_query_func(self.engine, self.storage),
             appendable=self.appendable,
             queryable=self.storage,
             notify=self._send_alerts,
@@ -568,8 +619,9 @@ class Stack:
             self.notifier.reload(am)
         if "alerting" in self.options.roles:
             self._set_forwarder(new)
-        self.remote.apply_config(new.remote_write, new.global_.external_labels)
-        self.scrape.apply_config(new.scrape_configs, new.global_)
+        if "collector" in self.options.roles:
+            self.remote.apply_config(new.remote_write, new.global_.external_labels)
+            self.scrape.apply_config(new.scrape_configs, new.global_)
 
     def request_stop(self) -> None:
         if self._loop is not None and self.stopping is not None:
@@ -691,7 +743,7 @@ def _fmt_retention(cfg: SpyglassConfig) -> str:
 
 
 def options_from_args(args) -> RunOptions:
-    roles = ROLES_UP if args.command == "up" else ROLES_COLLECTOR
+    roles = {"up": ROLES_UP, "collector": ROLES_COLLECTOR, "alerting": ROLES_ALERTING}[args.command]
     if getattr(args, "no_host_metrics", False):
         roles = roles - {"hostmetrics"}
     return RunOptions(
@@ -705,6 +757,8 @@ def options_from_args(args) -> RunOptions:
         dashboards=getattr(args, "dashboards", None),
         host_metrics="hostmetrics" in roles,
         roles=roles,
+        query_url=getattr(args, "query_url", None),
+        remote_write_url=getattr(args, "remote_write_url", None),
     )
 
 
@@ -722,7 +776,8 @@ def main(args) -> int:
         return 2
     options = options_from_args(args)
     stack = Stack(config, options)
-    stack.start_storage()
+    if "collector" in options.roles:
+        stack.start_storage()
     log.info("starting Spyglass", extra={"version": VERSION, "roles": ",".join(sorted(options.roles)),
                                          "data_dir": stack.data_dir})
     try:

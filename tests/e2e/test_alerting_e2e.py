@@ -131,3 +131,64 @@ alerting:
     finally:
         am.terminate()
         am.wait(10)
+
+
+RECORD_RULES = """
+groups:
+  - name: split
+    interval: 1s
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (rw_up)
+      - alert: SomethingUp
+        expr: rw_up == 1
+        labels: {severity: info}
+"""
+
+
+@pytest.mark.parametrize("backend", ["spyglass", "prometheus"])
+def test_alerting_role_against_a_separate_backend(tmp_path, backend):
+    """`spyglass alerting --query-url` evaluates rules on a backend and writes results back."""
+    import time
+
+    from tests.e2e.peers import PrometheusProcess
+    from tests.e2e.rwdata import send, write_request
+
+    (tmp_path / "rules.yml").write_text(RECORD_RULES)
+    if backend == "spyglass":
+        store = SpyglassProcess(tmp_path / "collector", command="collector").start()
+    else:
+        store = PrometheusProcess(tmp_path / "prom").start()
+    alerting = SpyglassProcess(tmp_path / "alerting", command="alerting",
+                               config_text="global: {evaluation_interval: 1s}\nbuiltin_rules: false\n",
+                               extra_args=["--query-url", store.url, "--rules", str(tmp_path / "rules.yml")])
+    try:
+        alerting.start()
+
+        def feed():
+            now = int(time.time() * 1000)
+            body = write_request([({"__name__": "rw_up", "job": "j", "instance": "i"}, [(now, 1.0)])])
+            assert send(store.url + "/api/v1/write", body).status_code in (200, 204)
+
+        def firing():
+            feed()
+            got = httpx.get(alerting.url + "/api/v1/alerts").json()["data"]["alerts"]
+            return [a for a in got if a["state"] == "firing"]
+
+        alerts = wait_until(firing, timeout=30, interval=0.5, what="the alert to fire in the alerting process")
+        assert alerts[0]["labels"] == {"alertname": "SomethingUp", "severity": "info", "instance": "i", "job": "j"}
+
+        def recorded():
+            feed()
+            r = httpx.get(store.url + "/api/v1/query", params={"query": "job:up:sum"}).json()["data"]["result"]
+            a = httpx.get(store.url + "/api/v1/query", params={"query": 'ALERTS{alertname="SomethingUp"}'}).json()
+            return r and a["data"]["result"] and (r, a["data"]["result"])
+
+        rec, alerts_series = wait_until(recorded, timeout=30, interval=0.5, what="rule results written back")
+        assert rec[0]["metric"] == {"__name__": "job:up:sum", "job": "j"} and rec[0]["value"][1] == "1"
+        assert alerts_series[0]["metric"]["alertstate"] == "firing"
+        groups = httpx.get(alerting.url + "/api/v1/rules").json()["data"]["groups"]
+        assert [r["health"] for g in groups for r in g["rules"]] == ["ok", "ok"]
+    finally:
+        alerting.stop()
+        store.stop()
