@@ -8,8 +8,6 @@ accept exactly what a ``prometheus.yml`` or ``alertmanager.yml`` says.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import os
 import re
 import ssl

@@ -35,6 +35,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from spyglass.config import ConfigError, SpyglassConfig, load_config, parse_listen_address
 from spyglass.http import AuthMiddleware, HTTPTelemetry, RequestMetricsMiddleware
+from spyglass.roles import StartupError
+from spyglass.roles.alerting import AlertingRole
+from spyglass.roles.collector import CollectorRole
+from spyglass.roles.ui import UIRole
 from spyglass.version import VERSION
 
 log = logging.getLogger("spyglass")
@@ -88,7 +92,7 @@ class StackTelemetry:
         info.labels(VERSION).set(1)
 
 
-class Stack:
+class Stack(CollectorRole, AlertingRole, UIRole):
     """The components of one process, wired together."""
 
     def __init__(self, config: SpyglassConfig, options: RunOptions, registry: CollectorRegistry = REGISTRY):
@@ -124,26 +128,6 @@ class Stack:
         self.app = self._build_app()
 
     # --- building ---------------------------------------------------------------
-    def start_storage(self) -> None:
-        """Begin opening the TSDB (WAL replay) in the background, so that it overlaps
-        with importing and building everything else: start-up is a restart's cost."""
-        self._storage_thread = threading.Thread(target=self._open_storage, name="tsdb-open", daemon=True)
-        self._storage_thread.start()
-
-    def _open_storage(self) -> None:
-        from storage.tsdb import TSDB
-
-        t0 = time.monotonic()
-        try:
-            os.makedirs(self.data_dir, exist_ok=True)
-            self.storage = TSDB.open(
-                os.path.join(self.data_dir, "tsdb"), self.config.storage.tsdb.tsdb_options(), registry=self.registry
-            )
-        except BaseException as e:  # re-raised on the main path by open()
-            self._storage_error = e
-            return
-        log.info("storage opened", extra={"path": self.data_dir, "seconds": round(time.monotonic() - t0, 3)})
-
     def open(self) -> None:
         """Open storage and start every component (blocking; done off the event loop)."""
         c = self.config
@@ -166,91 +150,6 @@ class Stack:
         self.telemetry.ready.set(1)
         self.telemetry.reload_ok.set(1)
         self.telemetry.reload_time.set(time.time())
-
-    def _open_collector(self) -> None:
-        """Embedded storage, remote-write out, scraping, the query API and the receivers."""
-        from collector.scrape.manager import ScrapeManager
-        from storage.fanout import Fanout
-        from storage.promql import Engine, EngineOptions
-        from storage.remote.storage import RemoteStorage
-
-        c = self.config
-        if self._storage_thread is None:
-            self.start_storage()
-        self._storage_thread.join()
-        if self._storage_error is not None:
-            raise self._storage_error
-        self._stoppers.append(("tsdb", self.storage.close))
-        self.remote = RemoteStorage(os.path.join(self.data_dir, "remote_write"), registry=self.registry)
-        self.remote.apply_config(c.remote_write, c.global_.external_labels)
-        self._stoppers.append(("remote_write", self.remote.shutdown))
-        self.appendable = Fanout(self.storage, [self.remote], registry=self.registry)
-        self.scrape = ScrapeManager(self.appendable, registry=self.registry, base_dir=self.config_dir)
-        self.scrape.start()
-        self.scrape.apply_config(c.scrape_configs, c.global_)
-        # no stale markers on shutdown, so that series continue across a restart
-        self._stoppers.append(("scrape", lambda: self.scrape.stop(stale_markers=False)))
-        self.engine = Engine(
-            EngineOptions(
-                lookback_delta_ms=int(c.query.lookback_delta * 1000),
-                max_samples=c.query.max_samples,
-                timeout_s=c.query.timeout,
-                max_concurrent=c.query.max_concurrency,
-            )
-        )
-        self._mount_query_api()
-        self._mount_receivers()
-        self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
-                               max_instances=1, coalesce=True)
-
-    def _open_remote_backend(self) -> None:
-        """`spyglass alerting` on its own: rules query a Prometheus-compatible API (a Spyglass
-        collector, Prometheus, Mimir, Thanos, VictoriaMetrics) and write their results back by
-        remote-write, as Thanos Ruler and Mimir's ruler do."""
-        from storage.remote.config import RemoteWriteConfig
-        from storage.remote.promapi import PrometheusAPIQueryable, remote_query_func
-        from storage.remote.storage import RemoteStorage
-
-        a = self.config.alerting
-        query_url = self.options.query_url or a.query_url
-        if not query_url:
-            raise StartupError("spyglass alerting needs --query-url (or alerting.query_url): the "
-                               "Prometheus-compatible API the rules query")
-        write_url = self.options.remote_write_url or a.remote_write_url or query_url.rstrip("/") + "/api/v1/write"
-        self.storage = PrometheusAPIQueryable(query_url, registry=self.registry)
-        self._stoppers.append(("query-backend", self.storage.close))
-        self.query_func = remote_query_func(self.storage.client)
-        self.remote = RemoteStorage(os.path.join(self.data_dir, "remote_write"), registry=self.registry)
-        self.remote.apply_config([RemoteWriteConfig(url=write_url, name="rules")], {})
-        self._stoppers.append(("remote_write", self.remote.shutdown))
-        self.appendable = self.remote
-        self._mount_rules_api()
-
-    def _mount_rules_api(self) -> None:
-        """/api/v1/rules and /api/v1/alerts when this process has no full query API."""
-        from collector.api.params import BadParam
-        from collector.api.prometheus import _dumps, _params, error, success
-
-        async def rules(request: Request):
-            try:
-                return success(_dumps(self._rules_api(await _params(request))))
-            except BadParam as e:
-                return error("bad_data", str(e))
-
-        async def alerts(request: Request):
-            return success(_dumps(self._alerts_api()))
-
-        self.app.add_api_route("/api/v1/rules", rules, methods=["GET"])
-        self.app.add_api_route("/api/v1/alerts", alerts, methods=["GET"])
-
-    def _maintenance(self) -> None:
-        try:
-            self.storage.maintenance()
-        except Exception:
-            log.exception("storage maintenance failed")
-        # Label sets live as long as their series and hold no cycles: keep the cyclic
-        # collector from re-scanning hundreds of thousands of them (pauses of 100+ ms).
-        gc.freeze()
 
     def _self_metrics(self) -> None:
         """Our own telemetry into our own TSDB, as a self-scrape would (job="spyglass")."""
@@ -301,22 +200,6 @@ class Stack:
         self.otlp_app.add_api_route("/-/healthy", healthy, methods=["GET", "HEAD"], response_class=PlainTextResponse)
         return app
 
-    def _mount_query_api(self) -> None:
-        from collector.api.prometheus import PrometheusAPI
-
-        api = PrometheusAPI(
-            storage=self.storage,
-            engine=self.engine,
-            targets=lambda params: self.scrape.targets_api(),
-            rules=self._rules_api,
-            alerts=self._alerts_api,
-            config_yaml=self.config_yaml,
-            flags=self.flags(),
-            reload_status=lambda: self._last_reload,
-            storage_retention=_fmt_retention(self.config),
-        )
-        self.app.include_router(api.router())
-
     @property
     def external_url(self) -> str:
         if self.config.server.external_url:
@@ -329,229 +212,6 @@ class Stack:
             host = socket.gethostname()
         scheme = "https" if self.config.server.tls else "http"
         return f"{scheme}://{host}:{port}"
-
-    def rule_globs(self, config: SpyglassConfig) -> list[str]:
-        """The config's rule_files (relative to the config file), --rules, and the built-ins."""
-        from alerting.rules.manager import builtin_rule_files
-
-        globs = [g if os.path.isabs(g) else os.path.join(self.config_dir, g) for g in config.rule_files]
-        globs += self.options.rules
-        if config.builtin_rules:
-            globs += builtin_rule_files()
-        return globs
-
-    def _start_rules(self) -> None:
-        from alerting.rules.manager import Manager, ManagerOptions
-        from alerting.rules.rule import engine_query_func
-
-        c = self.config
-        self.rules = Manager(ManagerOptions(
-            query_func=self.query_func or engine_query_func(self.engine, self.storage),
-            appendable=self.appendable,
-            queryable=self.storage,
-            notify=self._send_alerts,
-            external_labels=dict(c.global_.external_labels),
-            external_url=self.external_url,
-            evaluation_interval_ms=int(c.global_.evaluation_interval * 1000),
-            rule_query_offset_ms=int(c.global_.rule_query_offset * 1000),
-            registry=self.registry,
-        ))
-        self.rules.update(self.rule_globs(c))  # RuleLoadError: refuse to start, as Prometheus does
-        self.rules.start()
-        self._stoppers.append(("rules", self.rules.stop))
-
-    def _send_alerts(self, expr: str, alerts: list) -> None:
-        """Where the rule manager's alerts go, as Prometheus's notifier does it: external
-        labels, then alert_relabel_configs, then the built-in notifier and/or Alertmanagers."""
-        from alerting.rules.rule import NotifierAlert, add_external_labels
-        from collector.relabel import relabel
-
-        alerts = add_external_labels(alerts, self.config.global_.external_labels)
-        rules = self.config.alerting.alert_relabel_configs
-        if rules:
-            kept = []
-            for a in alerts:
-                ls = relabel(a.labels, rules)
-                if ls is not None and ls.num_labels():
-                    kept.append(NotifierAlert(ls, a.annotations, a.starts_at_ms, a.ends_at_ms, a.generator_url))
-            alerts = kept
-        for name, sink in self.alert_sinks:
-            try:
-                sink(expr, alerts)
-            except Exception:
-                log.exception("sending alerts failed", extra={"sink": name})
-
-    def alertmanager_config_path(self) -> str | None:
-        p = self.options.alertmanager_config or self.config.alertmanager_config
-        if p and not os.path.isabs(p) and not self.options.alertmanager_config:
-            p = os.path.join(self.config_dir, p)
-        return p
-
-    def _load_alertmanager_config(self):
-        from alerting.notify import ConfigError as AMConfigError
-        from alerting.notify import load_config as load_am_config
-        from alerting.notify import parse_config as parse_am_config
-
-        path = self.alertmanager_config_path()
-        try:
-            if path:
-                return load_am_config(path)
-            # no alertmanager.yml: alerts are grouped and shown, and silences work, but
-            # nothing is sent anywhere until a receiver is configured
-            return parse_am_config("route:\n  receiver: default\nreceivers:\n  - name: default\n")
-        except AMConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
-
-    def _start_notifications(self) -> None:
-        from alerting.api import router as alertmanager_router
-        from alerting.notify import Notifier
-
-        c = self.config
-        if c.alerting.builtin_notifier:
-            self.notifier = Notifier(
-                self._load_alertmanager_config(), os.path.join(self.data_dir, "alertmanager"),
-                registry=self.registry, external_url=self.external_url,
-                allow_link_local_targets=c.alerting.allow_link_local_targets,
-            )
-            self.notifier.start()
-            self._stoppers.append(("notifier", self.notifier.shutdown))
-            self.app.include_router(alertmanager_router(self.notifier))
-            self.alert_sinks.append(("notifier", self.notifier.notify))
-        self._set_forwarder(c)
-        self._stoppers.append(("alertmanager-forwarder", lambda: self.forwarder and self.forwarder.stop()))
-
-    def _set_forwarder(self, c: SpyglassConfig) -> None:
-        """(Re)create the forwarder to external Alertmanagers when their config changed."""
-        from alerting.notify.forward import AlertmanagerForwarder, targets_from_prometheus
-
-        if self.forwarder is not None and self._forwarder_cfg == c.alerting.alertmanagers:
-            return
-        if self.forwarder is not None:
-            self.forwarder.stop()
-            self.alert_sinks = [s for s in self.alert_sinks if s[0] != "alertmanagers"]
-            self.forwarder = None
-        self._forwarder_cfg = c.alerting.alertmanagers
-        if c.alerting.alertmanagers:
-            self.forwarder = AlertmanagerForwarder(targets_from_prometheus(c.alerting.alertmanagers),
-                                                   registry=self.registry)
-            self.forwarder.start()
-            self.alert_sinks.append(("alertmanagers", self.forwarder.notify))
-
-    def _start_host_metrics(self) -> None:
-        from agent.hostmetrics import HostMetrics
-
-        hm = HostMetrics(self.config.host_metrics, registry=self.registry)
-
-        def collect() -> None:
-            try:
-                self.appendable.append(hm.collect())
-            except Exception:
-                log.exception("host metrics collection failed")
-
-        collect()  # a first point at once, so a new user sees their machine immediately
-        self.scheduler.add_job(collect, "interval", seconds=self.config.host_metrics.interval,
-                               id="host-metrics", max_instances=1, coalesce=True)
-
-    def _rules_api(self, p: dict[str, list[str]]) -> dict:
-        from alerting.rules.api import BadParameter, rules_data
-
-        from collector.api.params import BadParam
-
-        if self.rules is None:
-            return {"groups": []}
-        one = lambda k: (p.get(k) or [None])[0]  # noqa: E731
-        try:
-            return rules_data(
-                self.rules.rule_groups(), type=one("type"), rule_name=p.get("rule_name[]", []),
-                rule_group=p.get("rule_group[]", []), file=p.get("file[]", []), match=p.get("match[]", []),
-                exclude_alerts=one("exclude_alerts"), group_limit=one("group_limit"),
-                group_next_token_param=one("group_next_token"),
-            )
-        except BadParameter as e:
-            raise BadParam(str(e)) from None
-
-    def _alerts_api(self) -> dict:
-        from alerting.rules.api import alerts_data
-
-        return alerts_data(self.rules.alerting_rules()) if self.rules is not None else {"alerts": []}
-
-    def _mount_dashboards(self) -> None:
-        """The Grafana dashboard API now; the Dash UI right after the server is ready
-        (it imports Dash and plotly, which takes longer than everything else)."""
-        from dashboards.api import grafana_router
-        from dashboards.store import open_store
-        from dashboards.asgi import LazyUI, graph_redirect
-        from dashboards.telemetry import DashboardsTelemetry
-
-        c = self.config
-        dashboards_dir = self.options.dashboards or c.dashboards
-        if dashboards_dir and not self.options.dashboards and not os.path.isabs(dashboards_dir):
-            dashboards_dir = os.path.join(self.config_dir, dashboards_dir)
-        self.dashboard_store = open_store(os.path.join(self.data_dir, "dashboards"),
-                                          DashboardsTelemetry.for_registry(self.registry),
-                                          dashboards_dir=dashboards_dir)
-        self.app.include_router(grafana_router(self.dashboard_store))
-        self.app.add_api_route("/graph", graph_redirect, methods=["GET"], include_in_schema=False)
-        self.ui = LazyUI()
-        self.app.mount("/", self.ui)
-
-    def _build_ui(self) -> None:
-        import httpx
-        from a2wsgi import WSGIMiddleware
-
-        from dashboards.app import create_dash_app
-
-        t0 = time.monotonic()
-        addr = parse_listen_address(self.options.http or self.config.server.http, 9700)
-        host = "127.0.0.1" if addr[0] in ("0.0.0.0", "::", "") else addr[0]
-        scheme = "https" if self.config.server.tls else "http"
-        token = self._internal_token
-
-        class _Internal(httpx.HTTPTransport):
-            # the UI reads the APIs of this very process over loopback, with its own token
-            def handle_request(self, request):
-                request.headers["Authorization"] = f"Bearer {token}"
-                return super().handle_request(request)
-
-        dash_app = create_dash_app(
-            f"{scheme}://{host}:{addr[1]}", os.path.join(self.data_dir, "dashboards"),
-            store=self.dashboard_store,
-            transport=_Internal(verify=False),
-            registry=self.registry,
-            scrape_interval_ms=int(self.config.global_.scrape_interval * 1000),
-        )
-        self.ui.set_app(WSGIMiddleware(dash_app.server, workers=8))
-        log.info("UI ready", extra={"seconds": round(time.monotonic() - t0, 3)})
-
-    def _build_ui_logged(self) -> None:
-        try:
-            self._build_ui()
-        except Exception:
-            log.exception("the UI failed to start; the APIs keep serving")
-
-    def _mount_receivers(self) -> None:
-        from collector.receivers import influx, otlp, remote_write
-
-        c = self.config
-        limits = c.ingest_limits
-        self.app.include_router(remote_write.router(self.appendable, limits, self.registry))
-        self.app.include_router(influx.router(self.appendable, limits, self.registry))
-        # one OTLP receiver for every OTLP listener: it holds the delta → cumulative state
-        rx = otlp.OTLPReceiver(self.appendable, limits, self.registry, options=c.otlp)
-        self.app.include_router(rx.http_router(prefix="/api/v1/otlp"))
-        self.otlp_app.include_router(rx.http_router(prefix=""))
-        grpc_addr = parse_listen_address(self.options.otlp_grpc or c.server.otlp_grpc, 4317)
-        if grpc_addr:
-            creds = None
-            if c.server.tls:
-                import grpc
-
-                with open(c.server.tls.cert_file, "rb") as f1, open(c.server.tls.key_file, "rb") as f2:
-                    creds = grpc.ssl_server_credentials([(f2.read(), f1.read())])
-            g = rx.grpc_server(server_credentials=creds)
-            g.start(f"{grpc_addr[0]}:{grpc_addr[1]}")
-            self._stoppers.append(("otlp-grpc", lambda: g.shutdown(grace=5)))
-            log.info("listening", extra={"otlp_grpc": f"{grpc_addr[0]}:{grpc_addr[1]}"})
 
     def asgi(self, app: FastAPI | None = None):
         """An app with middleware; auth wraps everything but the probes."""
@@ -714,10 +374,6 @@ class Stack:
                 log.exception("error while stopping", extra={"component": name})
 
 
-class StartupError(Exception):
-    """The process cannot start (a port is taken, the data directory is unusable)."""
-
-
 def _listen(addr: tuple[str, int]) -> socket.socket:
     host, port = addr
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -731,15 +387,6 @@ def _listen(addr: tuple[str, int]) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
-
-
-def _fmt_retention(cfg: SpyglassConfig) -> str:
-    from spyglass.configtypes import format_duration_ms
-
-    parts = [format_duration_ms(int(cfg.storage.tsdb.retention_time * 1000))]
-    if cfg.storage.tsdb.retention_size:
-        parts.append(str(cfg.storage.tsdb.retention_size))
-    return " or ".join(parts)
 
 
 def options_from_args(args) -> RunOptions:
