@@ -1,49 +1,69 @@
-"""Remote-write ingest throughput: Spyglass's receiver vs Prometheus 2.42's.
+"""Remote-write ingest throughput: a real ``spyglass up`` vs Prometheus 2.42.
 
-The same load generator sends the same pre-encoded requests (snappy
-remote-write 1.0, node-exporter/kubelet-like label sets) to each server over
-keep-alive connections, one thread per connection; each connection owns its
-own groups of series so per-series timestamps always arrive in order. Two
-shapes: 2,000 series x 1 sample per request, and 500 series x 10 samples.
-The first round of requests (which creates the series) is a warm-up and is
-not timed.
+Both servers are real processes: ``spyglass up --no-host-metrics --otlp-grpc
+off --otlp-http off`` (with ``builtin_rules: false``, since the peer runs no
+rules either) and ``prometheus --web.enable-remote-write-receiver``, each over
+its own temporary data directory. They get the same bytes: snappy
+remote-write 1.0 requests of node-exporter/kubelet-like label sets, encoded
+before any is sent (``bench/_remotewrite.py``, no Python object per sample).
 
-- peer: ``prometheus --web.enable-remote-write-receiver`` (Debian 2.42);
-- Spyglass: a uvicorn process serving ``collector.receivers.remote_write``
-  over the embedded TSDB (``storage.tsdb.TSDB.open``) when that exists,
-  else over ``MemoryStorage`` (the row note says which).
+Two shapes, each on its own series: 2,000 series × 1 sample per request and
+500 series × 10 samples. ``GROUPS`` request groups make the active series
+(32,000 and 8,000); one round sends one request of every group, and each
+round's samples are ``INTERVAL_MS`` after the last round's. Per shape:
 
-Run: ``python -m bench ingest [--quick]``. The Spyglass server alone:
-``python -m bench.bench_ingest serve --port 9999 --data-dir /tmp/x``.
+- **first round** (timed alone): every series is new, so this is the
+  new-series cost (label validation, series creation, WAL series records);
+- warm-up rounds (not timed);
+- **steady rounds** (timed): every series is known.
+
+Each shape gets a fresh pair of servers, started one at a time and left to
+finish their start-up work, in alternating order so that the load of a
+shared machine drifts alike over both. The load generator is a separate, ``nice``d process (``python -m
+bench.bench_ingest load``) so that its work is not the server's and its
+interpreter lock is its own: ``CONNECTIONS`` threads, one keep-alive socket
+each, sending pre-built HTTP requests and reading the answers with a minimal
+parser; each connection owns its groups, so each series' samples arrive in
+order. It also reads the server's CPU time (``/proc/<pid>/stat``) at the phase
+boundaries, which gives CPU seconds per million samples — steadier than
+throughput on a shared machine.
+
+Run: ``python -m bench ingest [--quick]``; against a server already running:
+``python -m bench.bench_ingest load --port P --series 500 --samples 10``.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import json
 import os
-import random
-import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
-import cramjam
+import numpy as np
 
 from bench.report import Row
-from collector.protos import remote_write_v1_pb2 as rw1
 
 CONNECTIONS = 4
-GROUPS = 8  # series groups; each connection owns GROUPS / CONNECTIONS of them
-HEADERS = {
-    "Content-Type": "application/x-protobuf",
-    "Content-Encoding": "snappy",
-    "X-Prometheus-Remote-Write-Version": "0.1.0",
-    "User-Agent": "spyglass-bench/1",
-}
+GROUPS = 16  # request groups per shape; connection w sends the groups g with g % CONNECTIONS == w
+# Between one round's samples and the next's. Short enough that a whole run
+# spans well under an hour and ends a minute before it starts: `spyglass up`
+# stores its own telemetry at the current time, and both servers refuse
+# samples more than an hour older than the newest they hold.
+INTERVAL_MS = 5_000
+SHAPES = [(2000, 1), (500, 10)]
+HEADERS = (
+    b"Content-Type: application/x-protobuf\r\n"
+    b"Content-Encoding: snappy\r\n"
+    b"X-Prometheus-Remote-Write-Version: 0.1.0\r\n"
+    b"User-Agent: spyglass-bench/1\r\n"
+)
 
 
 # --- data -------------------------------------------------------------------
@@ -63,12 +83,11 @@ _KUBELET_METRICS = [
 ]
 
 
-def series_labels(group: int, n: int, base: int = 0) -> list[list[tuple[str, str]]]:
-    """``n`` distinct, realistic label sets for series group ``group``: half
+def series_labels(first: int, n: int) -> list[list[tuple[str, str]]]:
+    """``n`` distinct, realistic label sets numbered from ``first``: half
     node-exporter series (200 per node), half cAdvisor series from the kubelet."""
     out = []
-    for i in range(n):
-        k = base + group * n + i
+    for k in range(first, first + n):
         if k % 2 == 0:
             m = k // 2
             node, j = m // 200, m % 200
@@ -90,231 +109,338 @@ def series_labels(group: int, n: int, base: int = 0) -> list[list[tuple[str, str
                 "id": f"/kubepods/burstable/pod{pod:08x}/{k:012x}", "cpu": "total",
             }
         out.append(sorted(labels.items()))
-    assert len({tuple(x) for x in out}) == n, "series label sets must be distinct"
+    if len({tuple(x) for x in out}) != n:
+        raise RuntimeError("series label sets must be distinct")
     return out
 
 
-def build_requests(series_per_request: int, samples_per_series: int, rounds: int,
-                   t0_ms: int, base: int = 0) -> list[list[bytes]]:
-    """Pre-encoded, snappy-compressed requests: ``[group][round]``."""
-    rnd = random.Random(42)
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One shape's load: ``groups`` requests of ``series`` series × ``samples``
+    samples per round; round 0 creates the series, rounds ``1..warmup`` are
+    not timed, the ``steady`` rounds after them are."""
+
+    series: int
+    samples: int
+    t0_ms: int
+    first_series: int = 0  # number of the first label set (shapes use disjoint series)
+    groups: int = GROUPS
+    warmup: int = 2
+    steady: int = 20
+    connections: int = CONNECTIONS
+
+    @property
+    def rounds(self) -> int:
+        return 1 + self.warmup + self.steady
+
+    @property
+    def samples_per_round(self) -> int:
+        return self.groups * self.series * self.samples
+
+    @property
+    def end_ms(self) -> int:
+        """Just after the newest timestamp of the plan."""
+        return self.t0_ms + self.rounds * self.samples * INTERVAL_MS
+
+
+def build_bodies(plan: Plan) -> list[list[bytes]]:
+    """Snappy request bodies ``[round][group]``: counters that rise by random
+    steps, the same bytes on every run (fixed seed)."""
+    from bench._remotewrite import RequestEncoder
+
+    n, k, g = plan.series, plan.samples, plan.groups
+    labels = series_labels(plan.first_series, n * g)
+    enc = RequestEncoder(labels, [np.arange(i * n, (i + 1) * n) for i in range(g)])
+    rnd = np.random.default_rng(42)
+    values = rnd.random(n * g) * 1e6
     out = []
-    for g in range(GROUPS):
-        template = rw1.WriteRequest()
-        for labels in series_labels(g, series_per_request, base):
-            ts = template.timeseries.add()
-            for n, v in labels:
-                ts.labels.add(name=n, value=v)
-        values = [rnd.random() * 1e6 for _ in range(series_per_request)]
-        reqs = []
-        for r in range(rounds):
-            req = rw1.WriteRequest()
-            req.CopyFrom(template)
-            for j, ts in enumerate(req.timeseries):
-                for s in range(samples_per_series):
-                    values[j] += rnd.random() * 100
-                    ts.samples.add(value=values[j], timestamp=t0_ms + (r * samples_per_series + s) * 1000)
-            reqs.append(bytes(cramjam.snappy.compress_raw(req.SerializeToString())))
-        out.append(reqs)
+    for r in range(plan.rounds):
+        steps = rnd.random((n * g, k)) * 100
+        vals = values[:, None] + np.cumsum(steps, axis=1)
+        values = vals[:, -1].copy()
+        ts = plan.t0_ms + (r * k + np.arange(k, dtype=np.int64)) * INTERVAL_MS
+        ts = np.broadcast_to(ts, (n * g, k))
+        out.append([enc.encode(i, ts[i * n:(i + 1) * n], vals[i * n:(i + 1) * n]) for i in range(g)])
     return out
 
 
 # --- load -------------------------------------------------------------------
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection posting pre-built requests; the
+    answer is read with just enough parsing for status, Content-Length and
+    chunked bodies (both servers' remote-write answers)."""
+
+    def __init__(self, port: int, path: str = "/api/v1/write", timeout: float = 120.0):
+        self.port, self.path, self.timeout = port, path, timeout
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def request(self, body: bytes) -> tuple[bytes, bytes]:
+        """The request for ``body``: its head and the body, sent with one gather write."""
+        head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n".encode()
+            + HEADERS
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        return head, body
+
+    def _connect(self) -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.buf = s, b""
+        return s
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def post(self, request: tuple[bytes, bytes]) -> tuple[int, bytes]:
+        """Send one pre-built request; (status, body)."""
+        s = self.sock or self._connect()
+        head, body = request
+        sent = s.sendmsg([head, body])
+        if sent < len(head) + len(body):  # the socket buffer was full: send the rest
+            rest = memoryview(head + body)[sent:]
+            s.sendall(rest)
+        status = int(self._line().split(b" ", 2)[1])
+        length, chunked, close = None, False, False
+        while line := self._line():
+            name, _, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value:
+                chunked = True
+            elif name == b"connection" and value == b"close":
+                close = True
+        if chunked:
+            parts = []
+            while size := int(self._line().split(b";")[0], 16):
+                parts.append(self._take(size))
+                self._take(2)
+            while self._line():  # trailers
+                pass
+            body = b"".join(parts)
+        else:
+            body = self._take(length or 0)
+        if close:
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
-class LoadResult:
-    samples: int
-    seconds: float
-    errors: list[str]
+class Phase:
+    """What one timed phase saw."""
+
+    samples: int = 0
+    seconds: float = 0.0
+    server_cpu: float = 0.0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.samples / self.seconds if self.seconds else 0.0
 
-
-def _post(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
-    conn.request("POST", "/api/v1/write", body=body, headers=HEADERS)
-    resp = conn.getresponse()
-    return resp.status, resp.read()
+    @property
+    def cpu_per_million(self) -> float:
+        return self.server_cpu / self.samples * 1e6 if self.samples else 0.0
 
 
-def send(port: int, requests: list[list[bytes]], samples_per_request: int) -> LoadResult:
-    """Warm up with round 0 of every group, then time the other rounds."""
-    errors: list[str] = []
-    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=120) for _ in range(CONNECTIONS)]
+def drive(port: int, plan: Plan, bodies: list[list[bytes]], server_pid: int = 0) -> dict[str, Phase]:
+    """Send the plan's rounds: ``first`` (round 0), warm-up, ``steady``."""
+    conns = [Connection(port) for _ in range(plan.connections)]
+    requests = [[conns[0].request(b) for b in row] for row in bodies]  # same bytes for every connection
+    lock = threading.Lock()
 
-    def run(w: int, rounds: range) -> None:
+    def run(w: int, rounds: range, phase: Phase) -> None:
         conn = conns[w]
-        mine = [g for g in range(GROUPS) if g % CONNECTIONS == w]
+        mine = [g for g in range(plan.groups) if g % plan.connections == w]
         for r in rounds:
             for g in mine:
-                status, text = _post(conn, requests[g][r])
-                if status // 100 != 2 and len(errors) < 5:
-                    errors.append(f"{status}: {text[:200]!r}")
+                try:
+                    status, text = conn.post(requests[r][g])
+                except OSError as e:
+                    conn.close()
+                    status, text = 0, repr(e).encode()
+                if status // 100 != 2:
+                    with lock:
+                        phase.failed += 1
+                        if len(phase.errors) < 3:
+                            phase.errors.append(f"{status}: {text[:200].decode(errors='replace')}")
 
-    def phase(rounds: range) -> float:
-        threads = [threading.Thread(target=run, args=(w, rounds)) for w in range(CONNECTIONS)]
-        t = time.perf_counter()
+    def timed(rounds: range) -> Phase:
+        phase = Phase(samples=len(rounds) * plan.samples_per_round)
+        threads = [threading.Thread(target=run, args=(w, rounds, phase)) for w in range(plan.connections)]
+        cpu0, t0 = cpu_seconds(server_pid), time.perf_counter()
         for th in threads:
             th.start()
         for th in threads:
             th.join()
-        return time.perf_counter() - t
+        phase.seconds = time.perf_counter() - t0
+        phase.server_cpu = cpu_seconds(server_pid) - cpu0
+        return phase
 
-    phase(range(0, 1))
-    n_rounds = len(requests[0])
-    seconds = phase(range(1, n_rounds))
-    for c in conns:
-        c.close()
-    return LoadResult(GROUPS * (n_rounds - 1) * samples_per_request, seconds, errors)
-
-
-# --- servers ----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(port: int, path: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", path)
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server on :{port} not ready after {timeout}s")
-
-
-def open_storage(data_dir: str):
-    """The embedded TSDB when it exists, else MemoryStorage; and a note saying which."""
     try:
-        from storage.tsdb import TSDB  # type: ignore[attr-defined]
-    except ImportError:
-        from storage.memstore import MemoryStorage
-
-        return MemoryStorage(), "over MemoryStorage (storage.tsdb.TSDB not available yet)"
-    return TSDB.open(data_dir), "over the embedded TSDB"
-
-
-def serve(port: int, data_dir: str) -> None:
-    """The Spyglass side: remote-write receiver over the embedded storage."""
-    import uvicorn
-    from fastapi import FastAPI
-    from starlette.responses import PlainTextResponse
-
-    from collector.receivers import IngestLimits, remote_write
-
-    store, note = open_storage(data_dir)
-    app = FastAPI()
-    app.include_router(remote_write.router(store, IngestLimits()))
-    app.add_api_route("/-/ready", lambda: PlainTextResponse("ready"), methods=["GET"])
-    print(note, flush=True)
-    try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        first = timed(range(1))
+        timed(range(1, 1 + plan.warmup))
+        steady = timed(range(1 + plan.warmup, plan.rounds))
     finally:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+        for c in conns:
+            c.close()
+    return {"first": first, "steady": steady}
 
 
-class _Server:
-    def __init__(self, argv: list[str], port: int, ready_path: str, tmp: str):
-        self.port, self.tmp = port, tmp
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        _wait_ready(port, ready_path, self.proc)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def start_prometheus() -> _Server:
-    tmp = tempfile.mkdtemp(prefix="bench-prom-")
-    cfg = os.path.join(tmp, "prometheus.yml")
-    with open(cfg, "w") as f:
-        f.write("global:\n  scrape_interval: 1h\n")
-    port = _free_port()
-    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-    return _Server([binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp}/data",
-                    f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver"],
-                   port, "/-/ready", tmp)
-
-
-def start_spyglass() -> tuple[_Server, str]:
-    tmp = tempfile.mkdtemp(prefix="bench-spyglass-")
-    port = _free_port()
-    s = _Server([sys.executable, "-m", "bench.bench_ingest", "serve", "--port", str(port), "--data-dir", tmp],
-                port, "/-/ready", tmp)
-    note = s.proc.stdout.readline().strip() if s.proc.stdout else ""
-    return s, note
+def load(port: int, plan: Plan, server_pid: int = 0) -> dict[str, Phase]:
+    """Run one plan in a ``nice``d load-generator process; its phases."""
+    argv = ["nice", "-n", "10", sys.executable, "-m", "bench.bench_ingest", "load", "--port", str(port),
+            "--server-pid", str(server_pid), "--plan", json.dumps(asdict(plan))]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"load generator failed ({out.returncode}): {out.stderr[-2000:]}")
+    return {k: Phase(**v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
 # --- benchmark --------------------------------------------------------------
 
-SHAPES = [(2000, 1), (500, 10)]
+
+def plans(quick: bool, now_ms: int) -> list[Plan]:
+    """One plan per shape, on disjoint series, the second's samples after the first's."""
+    out, first, t0 = [], 0, 0
+    for n, k in SHAPES:
+        steady = 4 if quick else (30 if k == 1 else 24)
+        p = Plan(n, k, t0, first_series=first, warmup=1 if quick else 2, steady=steady)
+        out.append(p)
+        first += GROUPS * n
+        t0 = p.end_ms + INTERVAL_MS
+    # then shift them all to end a minute ago
+    shift = (now_ms - 60_000 - out[-1].end_ms) // INTERVAL_MS * INTERVAL_MS
+    out = [replace(p, t0_ms=p.t0_ms + shift) for p in out]
+    if now_ms - out[0].t0_ms > 3_600_000 // 2:
+        raise RuntimeError("the plans span more than half an hour: shorten them")
+    return out
+
+
+def settle(pid: int, timeout: float = 30.0) -> None:
+    """Wait until a freshly started server is idle (under 10 % of a core over
+    half a second): both finish start-up work in the background."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c0 = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - c0 < 0.05:
+            return
+
+
+def _servers(tmp: Path):
+    from bench._procs import ServerProcess
+
+    prom = ServerProcess.prometheus(tmp / "prometheus")
+    sg = ServerProcess.spyglass(tmp / "spyglass")
+    cfg = tmp / "spyglass" / "spyglass.yml"
+    cfg.write_text("builtin_rules: false\n")  # Prometheus evaluates no rules either
+    sg.argv += ["--config", str(cfg)]
+    return [prom, sg]
 
 
 def run(quick: bool) -> list[Row]:
-    rounds = 6 if quick else 31
-    t0 = (int(time.time()) - 3600) * 1000
-    data, base = {}, 0
-    for n, k in SHAPES:  # distinct series for each shape
-        data[(n, k)] = build_requests(n, k, rounds, t0, base)
-        base += GROUPS * n
-    measured: dict[str, dict[tuple[int, int], LoadResult]] = {}
-    note = ""
-    for target in ("prometheus", "spyglass"):
-        if target == "prometheus":
-            server = start_prometheus()
-        else:
-            server, note = start_spyglass()
-        try:
-            measured[target] = {
-                shape: send(server.port, data[shape], shape[0] * shape[1]) for shape in SHAPES
-            }
-        finally:
-            server.stop()
+    shape_plans = plans(quick, int(time.time() * 1000))
+    measured: dict[str, list[dict[str, Phase]]] = {"prometheus": [], "spyglass": []}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as d:
+        for i, p in enumerate(shape_plans):
+            # a fresh pair of servers per shape, one running at a time (an
+            # idle one still seals, compacts and scrapes itself), in
+            # alternating order so that a shared machine's load drifts alike
+            servers = _servers(Path(d) / f"shape{i}")
+            for server in servers if i % 2 == 0 else servers[::-1]:
+                server.start()
+                try:
+                    settle(server.proc.pid)
+                    measured[server.name].append(load(server.port, p, server.proc.pid))
+                finally:
+                    server.stop()
     rows = []
-    for n, k in SHAPES:
-        ours, theirs = measured["spyglass"][(n, k)], measured["prometheus"][(n, k)]
-        errs = ours.errors + theirs.errors
-        row_note = f"Spyglass receiver {note}; {CONNECTIONS} connections"
-        if errs:
-            row_note += f"; ERRORS: {errs[:2]}"
-        rows.append(Row(
-            f"remote-write ingest, {n} series x {k} sample{'s' if k > 1 else ''} per request",
-            "samples/s", round(ours.rate), round(theirs.rate), goal=">= 1.0", note=row_note,
-        ))
+    for i, p in enumerate(shape_plans):
+        ours, theirs = measured["spyglass"][i], measured["prometheus"][i]
+        shape = f"{p.series} series x {p.samples} sample{'s' if p.samples > 1 else ''}"
+        for phase, what in (("steady", "known series"), ("first", "new series")):
+            o, t = ours[phase], theirs[phase]
+            note = f"{CONNECTIONS} connections, {p.groups * p.series} series; `spyglass up` vs `prometheus`"
+            errs = [f"spyglass {e}" for e in o.errors] + [f"prometheus {e}" for e in t.errors]
+            if errs:
+                note += f"; {o.failed + t.failed} requests FAILED: {errs[:2]}"
+            goal = ">= 1.0" if phase == "steady" else ""
+            rows.append(Row(f"remote-write ingest, {shape} per request, {what}", "samples/s",
+                            round(o.rate), round(t.rate), goal=goal, note=note))
+        rows.append(Row(f"server CPU per 1M samples, {shape}, known series", "CPU s",
+                        round(ours["steady"].cpu_per_million, 2), round(theirs["steady"].cpu_per_million, 2),
+                        note="user+system time of the server process during the steady rounds"))
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.bench_ingest")
     sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("serve", help="run the Spyglass side of the benchmark")
-    s.add_argument("--port", type=int, required=True)
-    s.add_argument("--data-dir", required=True)
+    lp = sub.add_parser("load", help="send one plan to a running server; prints its phases as JSON")
+    lp.add_argument("--port", type=int, required=True)
+    lp.add_argument("--server-pid", type=int, default=0, help="to read its CPU time")
+    lp.add_argument("--plan", help="a Plan as JSON (default: from --series/--samples)")
+    lp.add_argument("--series", type=int, default=500)
+    lp.add_argument("--samples", type=int, default=10)
+    lp.add_argument("--steady", type=int, default=20)
+    lp.add_argument("--warmup", type=int, default=2)
+    lp.add_argument("--connections", type=int, default=CONNECTIONS)
+    lp.add_argument("--first-series", type=int, default=None,
+                    help="number of the first label set (default: new series on every run)")
+    lp.add_argument("--t0", type=int, default=None,
+                    help="first timestamp, ms (default: so that the last is a minute ago); a server "
+                         "refuses samples more than 1 h older than the newest it has")
     sub.add_parser("run", help="run the benchmark and print its rows").add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    if args.cmd == "serve":
-        serve(args.port, args.data_dir)
+    if args.cmd == "load":
+        if args.plan:
+            plan = Plan(**json.loads(args.plan))
+        else:
+            span = (1 + args.warmup + args.steady) * args.samples * INTERVAL_MS
+            t0 = args.t0 if args.t0 is not None else (int(time.time() * 1000) - span - 60_000)
+            t0 = t0 // INTERVAL_MS * INTERVAL_MS
+            first = args.first_series
+            if first is None:  # a server that saw earlier runs would call their series' samples old
+                first = int(time.time()) % 1_000_000 * GROUPS * args.series
+            plan = Plan(args.series, args.samples, t0, first_series=first, warmup=args.warmup,
+                        steady=args.steady, connections=args.connections)
+        phases = drive(args.port, plan, build_bodies(plan), args.server_pid)
+        print(json.dumps({k: asdict(v) for k, v in phases.items()}))
         return 0
     for row in run(args.quick):
         print(row)

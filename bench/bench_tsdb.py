@@ -21,6 +21,22 @@ comparisons are ``bench_storage`` and ``bench_ingest``):
 5. ``select`` of 10,000 series × 6 h (≈14 M samples) over blocks and head
    (full run only).
 
+Reads shaped like queries (goal ≤ 1.0×, milliseconds), on the data of
+``bench_promql`` (10,000 series × 6 h at 15 s; quick: 1,000 × 2 h) in
+blocks: Spyglass ``select`` (in process, best of 7) vs Prometheus 2.42
+evaluating ``last_over_time(<selector>[<window>])`` at the end of the data
+over the same series from promtool-written blocks (``stats=all``
+``evalTotalTime``: its engine, which reads every sample of the window — its
+``totalQueryableSamples`` — and keeps the metric names, so series of
+different metrics stay apart; no HTTP or JSON), best of 7:
+
+6. instant-query shapes: every series × 5 min; ``node_cpu_seconds_total``
+   without ``mode="idle"`` × 5 min;
+7. a subquery shape: one CPU mode × 31 min; a panel: 1,000 container series
+   × 1 h; and every series over the whole range;
+8. the same series appended to the head like a live server (one scrape per
+   15 s, maintenance every minute) and read from there (no peer).
+
 Run: ``python -m bench tsdb [--quick]``.
 """
 
@@ -243,12 +259,126 @@ def _wide_select_row(tmp: str) -> Row:
     )
 
 
+# (figure, PromQL selector for the peer, matchers for Spyglass, window in ms; None: the whole range)
+_READ_SHAPES = [
+    ("every series x 5 min", '{__name__=~".+"}', [Matcher("=~", "__name__", ".+")], 5 * 60_000),
+    (
+        "node CPU (not idle) x 5 min",
+        'node_cpu_seconds_total{mode!="idle"}',
+        [Matcher("=", "__name__", "node_cpu_seconds_total"), Matcher("!=", "mode", "idle")],
+        5 * 60_000,
+    ),
+    (
+        "one CPU mode x 31 min (subquery)",
+        'node_cpu_seconds_total{mode="user"}',
+        [Matcher("=", "__name__", "node_cpu_seconds_total"), Matcher("=", "mode", "user")],
+        31 * 60_000,
+    ),
+    (
+        "container CPU x 1 h",
+        'container_cpu_usage_seconds_total{container="app"}',
+        [Matcher("=", "__name__", "container_cpu_usage_seconds_total"), Matcher("=", "container", "app")],
+        HOUR_MS,
+    ),
+    ("every series x whole range", '{__name__=~".+"}', [Matcher("=~", "__name__", ".+")], None),
+]
+
+
+def _best_select_ms(db: TSDB, matchers, mint: int, maxt: int, reps: int = 7) -> tuple[float, int, int]:
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        ss = db.querier(mint, maxt).select(matchers)
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000, len(ss), ss.num_samples
+
+
+def _read_rows(tmp: str, quick: bool) -> list[Row]:
+    from pathlib import Path
+
+    from bench._procs import ServerProcess
+    from bench.bench_promql import SCRAPE_MS, generate, load_spyglass, write_openmetrics
+    from storage.interface import SampleBatch
+    from storage.labels import Labels
+
+    series_target, hours = (1_000, 2) if quick else (10_000, 6)
+    sg_dir = os.path.join(tmp, "reads")
+    load_spyglass(Path(sg_dir), generate(series_target, hours))
+    db = TSDB.open(sg_dir, TSDBOptions(max_future_skew_ms=0, retention_ms=0), registry=CollectorRegistry())
+    try:
+        end = max(b.max_time for b in db.blocks) - 1
+        first = min(b.min_time for b in db.blocks)
+        ours = [
+            _best_select_ms(db, ms, first if window is None else end - window, end)
+            for _, _, ms, window in _READ_SHAPES
+        ]
+    finally:
+        db.close()
+    shutil.rmtree(sg_dir, ignore_errors=True)
+
+    prom = ServerProcess.prometheus(Path(tmp) / "prometheus-reads")
+    om = os.path.join(tmp, "reads.om")
+    write_openmetrics(Path(om), generate(series_target, hours))
+    subprocess.run(
+        [peer_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q", om, str(prom.tsdb_dir)],
+        check=True,
+        capture_output=True,
+    )
+    os.remove(om)
+    theirs = []
+    with prom:
+        for _, selector, _, window in _READ_SHAPES:
+            span = (end - first) if window is None else window
+            query = f"last_over_time({selector}[{span // 1000}s])"
+            best = float("inf")
+            for _ in range(7):
+                body = prom.get_json(
+                    "/api/v1/query?" + urllib.parse.urlencode({"query": query, "time": f"{end / 1000:.3f}", "stats": "all"})
+                )
+                best = min(best, float(body["data"]["stats"]["timings"]["evalTotalTime"]))
+            theirs.append(best * 1000)
+    rows = [
+        Row(f"select {name} (blocks)", "ms", ms, peer, goal="<= 1.0", note=f"{n:,} series, {k:,} samples")
+        for (name, _, _, _), (ms, n, k), peer in zip(_READ_SHAPES, ours, theirs)
+    ]
+
+    # the head: the same series appended as a live server would, never cut
+    series = list(generate(series_target, hours))
+    labels = [Labels.from_dict(ls) for ls, _, _ in series]
+    ts = np.stack([t for _, t, _ in series])
+    vs = np.stack([v for _, _, v in series])
+    scrapes = min(ts.shape[1], int(2.5 * HOUR_MS // SCRAPE_MS))
+    clock = [0.0]
+    db = TSDB.open(
+        os.path.join(tmp, "head-reads"),
+        TSDBOptions(max_future_skew_ms=0, retention_ms=0),
+        registry=CollectorRegistry(),
+        clock=lambda: clock[0],
+    )
+    try:
+        idx = np.arange(len(labels))
+        for k in range(scrapes):
+            clock[0] = int(ts[:, k].max()) / 1000
+            db.append(SampleBatch(labels, idx, ts[:, k].copy(), vs[:, k].copy()))
+            if k % 4 == 3:
+                db.maintenance()
+        assert not db.blocks
+        head_end = int(ts[:, scrapes - 1].max())
+        for name, _, ms, window in _READ_SHAPES[:3]:
+            t, n, k = _best_select_ms(db, ms, head_end - window, head_end)
+            rows.append(Row(f"select {name} (head)", "ms", t, None, note=f"{n:,} series, {k:,} samples"))
+    finally:
+        db.close()
+    return rows
+
+
 def run(quick: bool) -> list[Row]:
     tmp = tempfile.mkdtemp(prefix="bench-tsdb-")
     try:
         rows = _block_rows(tmp, quick)
         rows += _append_rows(tmp, quick)
         rows.append(_replay_row(tmp, quick))
+        rows += _read_rows(tmp, quick)
         if not quick:
             rows.append(_wide_select_row(tmp))
         return rows

@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from operator import lt as _lt
 from typing import NamedTuple
 
 import re2
@@ -167,6 +168,34 @@ class Labels(tuple):
     def validate(self, limits: LabelLimits | None = None) -> None:
         """Raise ``InvalidLabels`` when the set breaks naming rules or limits."""
         limits = limits or DEFAULT_LABEL_LIMITS
+        if self._plainly_valid(limits):
+            return
+        self._validate_each(limits)
+
+    def _plainly_valid(self, limits: LabelLimits) -> bool:
+        """The checks of ``_validate_each`` done with a few C-level calls on the
+        whole set (this runs for every new series). True means every one
+        passes; False means one may fail, and ``_validate_each`` says which."""
+        if len(self) & 1:
+            return False
+        names = self[0::2]
+        n = len(names)
+        if n == 0 or (limits.max_labels and n > limits.max_labels) or not limits.utf8_names:
+            return False
+        if "" in names or not all(map(_lt, names, names[1:])):
+            return False
+        if limits.max_name_length and max(map(len, names)) > limits.max_name_length:
+            return False
+        if limits.max_value_length and max(map(len, self[1::2])) > limits.max_value_length:
+            return False
+        if "\ufffd" in "".join(self):
+            return False
+        try:
+            return bool(self[2 * names.index(METRIC_NAME) + 1])
+        except ValueError:
+            return False
+
+    def _validate_each(self, limits: LabelLimits) -> None:
         n = self.num_labels()
         if n == 0:
             raise InvalidLabels("empty label set")

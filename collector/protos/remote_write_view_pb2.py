@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(collector/protos/remote_write_view.proto\x12\x1aspyglass.remote_write_view\"\\\n\x0eWriteRequestV1\x12\x38\n\ntimeseries\x18\x01 \x03(\x0b\x32$.spyglass.remote_write_view.SeriesV1\x12\x10\n\x08metadata\x18\x03 \x03(\x0c\"z\n\x08SeriesV1\x12\x36\n\x06labels\x18\x01 \x01(\x0b\x32&.spyglass.remote_write_view.LabelsBlob\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\"\x0c\n\nLabelsBlob\"*\n\x06Sample\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"V\n\tRequestV2\x12\x0f\n\x07symbols\x18\x04 \x03(\t\x12\x38\n\ntimeseries\x18\x05 \x03(\x0b\x32$.spyglass.remote_write_view.SeriesV2\"\xac\x01\n\x08SeriesV2\x12\x13\n\x0blabels_refs\x18\x01 \x03(\r\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x12\n\nhistograms\x18\x03 \x03(\x0c\x12\x11\n\texemplars\x18\x04 \x03(\x0c\x12\x38\n\x08metadata\x18\x05 \x01(\x0b\x32&.spyglass.remote_write_view.MetadataV2\x12\x19\n\x11\x63reated_timestamp\x18\x06 \x01(\x03\">\n\nMetadataV2\x12\x0c\n\x04type\x18\x01 \x01(\x05\x12\x10\n\x08help_ref\x18\x03 \x01(\r\x12\x10\n\x08unit_ref\x18\x04 \x01(\r\"Z\n\x07ProbeV1\x12=\n\ntimeseries\x18\x01 \x01(\x0b\x32).spyglass.remote_write_view.ProbeSeriesV1\x12\x10\n\x08metadata\x18\x03 \x01(\x0c\"W\n\rProbeSeriesV1\x12\x0e\n\x06labels\x18\x01 \x01(\x0c\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\"Y\n\x07ProbeV2\x12\x0f\n\x07symbols\x18\x04 \x01(\x0c\x12=\n\ntimeseries\x18\x05 \x01(\x0b\x32).spyglass.remote_write_view.ProbeSeriesV2\"n\n\rProbeSeriesV2\x12\x13\n\x0blabels_refs\x18\x01 \x01(\x0c\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x12\n\nhistograms\x18\x03 \x03(\x0c\x12\x11\n\texemplars\x18\x04 \x03(\x0c\x12\x10\n\x08metadata\x18\x05 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(collector/protos/remote_write_view.proto\x12\x1aspyglass.remote_write_view\"\\\n\x0eWriteRequestV1\x12\x38\n\ntimeseries\x18\x01 \x03(\x0b\x32$.spyglass.remote_write_view.SeriesV1\x12\x10\n\x08metadata\x18\x03 \x03(\x0c\"R\n\x08SeriesV1\x12\x0e\n\x06labels\x18\x01 \x03(\x0c\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\"5\n\rSeriesBytesV1\x12\x12\n\ntimeseries\x18\x01 \x03(\x0c\x12\x10\n\x08metadata\x18\x03 \x03(\x0c\"\x1f\n\rLabelFieldsV1\x12\x0e\n\x06labels\x18\x01 \x03(\x0c\"*\n\x06Sample\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"V\n\tRequestV2\x12\x0f\n\x07symbols\x18\x04 \x03(\t\x12\x38\n\ntimeseries\x18\x05 \x03(\x0b\x32$.spyglass.remote_write_view.SeriesV2\"\xac\x01\n\x08SeriesV2\x12\x13\n\x0blabels_refs\x18\x01 \x03(\r\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x12\n\nhistograms\x18\x03 \x03(\x0c\x12\x11\n\texemplars\x18\x04 \x03(\x0c\x12\x38\n\x08metadata\x18\x05 \x01(\x0b\x32&.spyglass.remote_write_view.MetadataV2\x12\x19\n\x11\x63reated_timestamp\x18\x06 \x01(\x03\">\n\nMetadataV2\x12\x0c\n\x04type\x18\x01 \x01(\x05\x12\x10\n\x08help_ref\x18\x03 \x01(\r\x12\x10\n\x08unit_ref\x18\x04 \x01(\r\"Z\n\x07ProbeV1\x12=\n\ntimeseries\x18\x01 \x01(\x0b\x32).spyglass.remote_write_view.ProbeSeriesV1\x12\x10\n\x08metadata\x18\x03 \x01(\x0c\"W\n\rProbeSeriesV1\x12\x0e\n\x06labels\x18\x01 \x01(\x0c\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\"Y\n\x07ProbeV2\x12\x0f\n\x07symbols\x18\x04 \x01(\x0c\x12=\n\ntimeseries\x18\x05 \x01(\x0b\x32).spyglass.remote_write_view.ProbeSeriesV2\"n\n\rProbeSeriesV2\x12\x13\n\x0blabels_refs\x18\x01 \x01(\x0c\x12\x0f\n\x07samples\x18\x02 \x03(\x0c\x12\x12\n\nhistograms\x18\x03 \x03(\x0c\x12\x11\n\texemplars\x18\x04 \x03(\x0c\x12\x10\n\x08metadata\x18\x05 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,23 +34,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITEREQUESTV1']._serialized_start=72
   _globals['_WRITEREQUESTV1']._serialized_end=164
   _globals['_SERIESV1']._serialized_start=166
-  _globals['_SERIESV1']._serialized_end=288
-  _globals['_LABELSBLOB']._serialized_start=290
-  _globals['_LABELSBLOB']._serialized_end=302
-  _globals['_SAMPLE']._serialized_start=304
-  _globals['_SAMPLE']._serialized_end=346
-  _globals['_REQUESTV2']._serialized_start=348
-  _globals['_REQUESTV2']._serialized_end=434
-  _globals['_SERIESV2']._serialized_start=437
-  _globals['_SERIESV2']._serialized_end=609
-  _globals['_METADATAV2']._serialized_start=611
-  _globals['_METADATAV2']._serialized_end=673
-  _globals['_PROBEV1']._serialized_start=675
-  _globals['_PROBEV1']._serialized_end=765
-  _globals['_PROBESERIESV1']._serialized_start=767
-  _globals['_PROBESERIESV1']._serialized_end=854
-  _globals['_PROBEV2']._serialized_start=856
-  _globals['_PROBEV2']._serialized_end=945
-  _globals['_PROBESERIESV2']._serialized_start=947
-  _globals['_PROBESERIESV2']._serialized_end=1057
+  _globals['_SERIESV1']._serialized_end=248
+  _globals['_SERIESBYTESV1']._serialized_start=250
+  _globals['_SERIESBYTESV1']._serialized_end=303
+  _globals['_LABELFIELDSV1']._serialized_start=305
+  _globals['_LABELFIELDSV1']._serialized_end=336
+  _globals['_SAMPLE']._serialized_start=338
+  _globals['_SAMPLE']._serialized_end=380
+  _globals['_REQUESTV2']._serialized_start=382
+  _globals['_REQUESTV2']._serialized_end=468
+  _globals['_SERIESV2']._serialized_start=471
+  _globals['_SERIESV2']._serialized_end=643
+  _globals['_METADATAV2']._serialized_start=645
+  _globals['_METADATAV2']._serialized_end=707
+  _globals['_PROBEV1']._serialized_start=709
+  _globals['_PROBEV1']._serialized_end=799
+  _globals['_PROBESERIESV1']._serialized_start=801
+  _globals['_PROBESERIESV1']._serialized_end=888
+  _globals['_PROBEV2']._serialized_start=890
+  _globals['_PROBEV2']._serialized_end=979
+  _globals['_PROBESERIESV2']._serialized_start=981
+  _globals['_PROBESERIESV2']._serialized_end=1091
 # @@protoc_insertion_point(module_scope)

@@ -20,15 +20,25 @@ class SeriesV1(_message.Message):
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     EXEMPLARS_FIELD_NUMBER: _ClassVar[int]
     HISTOGRAMS_FIELD_NUMBER: _ClassVar[int]
-    labels: LabelsBlob
+    labels: _containers.RepeatedScalarFieldContainer[bytes]
     samples: _containers.RepeatedScalarFieldContainer[bytes]
     exemplars: _containers.RepeatedScalarFieldContainer[bytes]
     histograms: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, labels: _Optional[_Union[LabelsBlob, _Mapping]] = ..., samples: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    def __init__(self, labels: _Optional[_Iterable[bytes]] = ..., samples: _Optional[_Iterable[bytes]] = ..., exemplars: _Optional[_Iterable[bytes]] = ..., histograms: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
-class LabelsBlob(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+class SeriesBytesV1(_message.Message):
+    __slots__ = ("timeseries", "metadata")
+    TIMESERIES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    timeseries: _containers.RepeatedScalarFieldContainer[bytes]
+    metadata: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, timeseries: _Optional[_Iterable[bytes]] = ..., metadata: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LabelFieldsV1(_message.Message):
+    __slots__ = ("labels",)
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, labels: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class Sample(_message.Message):
     __slots__ = ("value", "timestamp")

@@ -22,9 +22,9 @@ from collector.receivers.errors import IngestError
 _snappy_decompress = cramjam.snappy.decompress_raw
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The whole body, or IngestError 413 as soon as it exceeds ``max_bytes``."""
-    declared = request.headers.get("content-length")
+def check_content_length(headers, max_bytes: int) -> None:
+    """IngestError 413 when the declared Content-Length exceeds ``max_bytes`` (400 if unreadable)."""
+    declared = headers.get("content-length")
     if declared is not None:
         try:
             n = int(declared)
@@ -34,6 +34,11 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             raise IngestError(
                 413, f"request body of {n} bytes exceeds the limit of {max_bytes} bytes", "too_large"
             )
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The whole body, or IngestError 413 as soon as it exceeds ``max_bytes``."""
+    check_content_length(request.headers, max_bytes)
     chunks: list[bytes] = []
     total = 0
     try:

@@ -6,9 +6,13 @@ bytes of a remote-write series, the resolved strings of a 2.0 series) is
 what keeps per-series work to one dictionary lookup::
 
     cache = LabelCache(100_000)
-    labels = cache.get(key)          # Labels, an InvalidLabels, or None (unknown)
+    labels = cache.get(key)          # what was put, or None (unknown)
     if labels is None:
         labels = cache.put(key, build())
+
+Values are ``Labels``, ``InvalidLabels`` or whatever a decoder needs to
+remember about a key (remote-write 1.0 wraps label sets whose key was not
+their canonical encoding, see ``remote_write/labelfields.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,16 @@ class LabelCache:
         if hit is not None:
             self.put(key, hit)
         return hit
+
+    def get_many(self, keys: list) -> list:
+        """``get`` for every key, in order (None for unknown ones); the young
+        generation is looked up with one ``map``, which is what a request of
+        known series costs."""
+        found = list(map(self._young.get, keys))
+        if self._old and None in found:
+            get = self.get
+            found = [f if f is not None else get(k) for f, k in zip(found, keys)]
+        return found
 
     def put(self, key: Hashable, value: Labels | InvalidLabels) -> Labels | InvalidLabels:
         if self.size <= 0:

@@ -66,12 +66,14 @@ def classify(
     last_bits: np.ndarray,
     existing: Existing | None,
     label_of: Callable[[int], Labels],
+    grouped: bool = False,
 ) -> np.ndarray:
     """A code per sample: INORDER / OOO (store), IDEMPOTENT (accept, already
     stored) or a rejection code (see REJECT). ``sid`` is -1 for samples of
     rejected series; ``last_ts``/``last_bits`` hold each series' newest stored
     sample; ``existing(sids, labels, mint, maxt)`` returns stored samples for
-    the duplicate checks."""
+    the duplicate checks. ``grouped``: each series' samples are adjacent in
+    the batch already (as receivers build batches), so no sort is needed."""
     n = len(ts)
     code = np.zeros(n, np.int8)
     code[sid < 0] = R_SERIES
@@ -93,9 +95,11 @@ def classify(
     if len(cand) == 0:
         return code
     bits = vals.view(np.uint64)
-    c_sid = sid[cand]
-    order = np.argsort(c_sid, kind="stable")
-    pos = cand[order]  # positions in the batch, grouped by series, arrival order kept
+    if grouped:
+        pos = cand
+    else:
+        pos = cand[np.argsort(sid[cand], kind="stable")]
+    # pos: positions in the batch, grouped by series, arrival order kept
     s_sid, s_ts, s_bits = sid[pos], ts[pos], bits[pos]
     first = np.ones(len(pos), bool)
     first[1:] = s_sid[1:] != s_sid[:-1]

@@ -37,7 +37,11 @@ from storage.tsdb.fileio import FileIO
 
 INDEX_MAGIC = b"SPYGIDX1"
 CHUNKS_MAGIC = b"SPYGCHK1"
-FORMAT_VERSION = 1
+# Version 2 cut series into time pages (chunk_* and page_* sections);
+# version 1 blocks (one chunk per series) are still read, and compaction
+# rewrites them as version 2.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 TMP_CREATION = ".tmp-for-creation"
 TMP_DELETION = ".tmp-for-deletion"
 
@@ -91,8 +95,8 @@ def read_sections(buf) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     magic, version, n = _HEAD.unpack_from(buf, 0)
     if magic != INDEX_MAGIC:
         raise StorageError("not a Spyglass block index")
-    if version != FORMAT_VERSION:
-        raise StorageError(f"unsupported block index version {version}")
+    if version not in READABLE_VERSIONS:
+        raise StorageError(f"unsupported block index version {version} (this Spyglass reads {READABLE_VERSIONS})")
     out, offsets = {}, {}
     for i in range(n):
         raw_name, code, off, count, crc = _ENTRY.unpack_from(buf, _HEAD.size + i * _ENTRY.size)
@@ -152,8 +156,10 @@ class BlockMeta:
     @classmethod
     def from_json(cls, text: str) -> BlockMeta:
         d = json.loads(text)
-        if d.get("version") != FORMAT_VERSION:
-            raise StorageError(f"unsupported block format version {d.get('version')}")
+        if d.get("version") not in READABLE_VERSIONS:
+            raise StorageError(
+                f"unsupported block format version {d.get('version')} (this Spyglass reads {READABLE_VERSIONS})"
+            )
         st = d.get("stats", {})
         comp = d.get("compaction", {})
         return cls(
@@ -311,12 +317,20 @@ class BlockIndex:
     # Values of label names are kept as Python strings (for regex matching and
     # binary search) up to this many per block; past it the cache starts over.
     VALUE_CACHE_LIMIT = 100_000
+    # Symbols decoded once and shared by every label set built from them,
+    # for blocks with at most this many symbols (a few dozen bytes each).
+    SYMBOL_CACHE_LIMIT = 1_000_000
 
     def __init__(self, sections: dict[str, np.ndarray], offsets: dict[str, int], buf):
         self._buf = buf
         s = sections
         self._sym_off = s["symbols_off"]
         self._sym_base = offsets["symbols"]
+        n_sym = len(self._sym_off) - 1
+        cached = n_sym <= self.SYMBOL_CACHE_LIMIT
+        # a slot is set before its flag, so a reader that sees the flag sees the string
+        self._sym_str = np.empty(n_sym if cached else 0, object)
+        self._sym_have = np.zeros(n_sym if cached else 0, bool)
         self._lbl_off = s["series_lbl_off"]
         self._lbl = s["series_lbl"]
         self._pn_sym = s["pn_sym"]
@@ -331,9 +345,25 @@ class BlockIndex:
         self._cached_values = 0
 
     def symbol(self, i: int) -> str:
+        if len(self._sym_have) and self._sym_have[i]:
+            return self._sym_str[i]
         a = self._sym_base + int(self._sym_off[i])
         b = self._sym_base + int(self._sym_off[i + 1])
         return self._buf[a:b].decode("utf-8")
+
+    def _symbols(self, refs: np.ndarray) -> list[str]:
+        """The strings of symbol ids ``refs``, decoding each distinct one once."""
+        if len(self._sym_have):
+            miss = refs[~self._sym_have[refs]]
+            if len(miss):
+                miss = np.unique(miss)
+                for i in miss.tolist():
+                    self._sym_str[i] = self.symbol(i)
+                self._sym_have[miss] = True
+            return self._sym_str[refs].tolist()
+        uniq, inv = np.unique(refs, return_inverse=True)
+        strs = np.array([self.symbol(int(i)) for i in uniq] + [None], dtype=object)[:-1]
+        return strs[inv.reshape(-1)].tolist()
 
     def _value_range(self, name: str) -> tuple[int, int]:
         i = self._name_pos.get(name)
@@ -406,17 +436,10 @@ class BlockIndex:
             return []
         starts = self._lbl_off[rows].astype(np.int64)
         counts = self._lbl_off[rows + 1].astype(np.int64) - starts
-        refs = self._lbl[ranges_index(starts, counts)]
-        uniq, inv = np.unique(refs, return_inverse=True)
-        strs = np.array([self.symbol(int(i)) for i in uniq] + [None], dtype=object)[:-1]
-        flat = strs[inv.reshape(-1)].tolist()
-        out = []
-        pos = 0
-        make = Labels.from_sorted_flat
-        for c in counts.tolist():
-            out.append(make(flat[pos : pos + c]))
-            pos += c
-        return out
+        flat = self._symbols(self._lbl[ranges_index(starts, counts)])
+        bounds = offsets_from_counts(counts).tolist()
+        # all in C: slice objects, list slices, label tuples
+        return list(map(Labels.from_sorted_flat, map(flat.__getitem__, map(slice, bounds[:-1], bounds[1:]))))
 
     def find_row(self, labels: Labels) -> int:
         """Row of a series by binary search (rows are sorted by labels), or -1."""

@@ -1,14 +1,18 @@
 """Grouped, compressed sample storage for many series: the body of a block and
 of a sealed head part.
 
-A ``ChunkTable`` holds rows (one per series, in the caller's order). Values of
-consecutive rows are concatenated into *value groups* of about
-``GROUP_SAMPLES`` samples and compressed together, so that reading 10,000
-series costs a few hundred decoder calls rather than tens of thousands.
-Timestamps are deduplicated first: all series of one scrape share one
-timestamp array, which is stored once (a *unique timestamp array*, "uts") and
-referenced by every row that has exactly those timestamps. Unique arrays are
-grouped and compressed the same way. See FORMAT.md for the layout::
+A ``ChunkTable`` holds rows (one per series, in the caller's order). Time is
+cut into aligned *pages* sized so that a series scraped at its usual interval
+has about ``CHUNK_SAMPLES`` samples in one (1 h for 15 s scrapes); a row's
+samples inside one page are a *chunk*. Chunks of one page and consecutive
+rows are concatenated into *value groups* of about ``GROUP_SAMPLES`` samples
+and compressed together, so that reading 10,000 series costs a few hundred
+decoder calls rather than tens of thousands, while a read of a few minutes
+decodes only the pages it overlaps. Timestamps are deduplicated first: all
+chunks of one scrape share one timestamp array, which is stored once (a
+*unique timestamp array*, "uts") and referenced by every chunk that has
+exactly those timestamps. Unique arrays are grouped per page and compressed
+the same way. See FORMAT.md for the layout::
 
     b = ChunkTableBuilder()
     b.add(counts, timestamps, values)     # rows in order, samples concatenated
@@ -23,13 +27,60 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from storage.interface import StorageError
 from storage.tsdb import codec
-from storage.tsdb.codec import CorruptChunkError, gather_ranges, offsets_from_counts, ranges_index
+from storage.tsdb.codec import (
+    CorruptChunkError,
+    gather_ranges,
+    offsets_from_counts,
+    ranges_index,
+    search_segments,
+)
 
 # Target samples per compressed group: big enough that pcodec's per-chunk
 # header and the Python call cost vanish, small enough that a selective query
 # does not decode much it does not need (measured in FORMAT.md).
 GROUP_SAMPLES = 32_768
+
+# Samples a series should have per page. A read of a 5-minute window decodes
+# one or two pages per series, so smaller pages make narrow reads cheaper;
+# but a wide read copies every chunk on its own (~1 µs each in numpy), and
+# each chunk costs 12 bytes of index. Measured (FORMAT.md): 120 samples made
+# a 6-hour select of 8,900 series 35 % slower than one page per 2 h block;
+# 240 keeps it within noise and still halves 5-minute selects.
+CHUNK_SAMPLES = 240
+
+# Pages a table is cut into at most, while pages of a day or less suffice.
+MAX_PAGES = 8
+
+# Page durations a table may use: each divides a day, so pages start at
+# round times (aligned to multiples of their duration since the epoch).
+PAGE_LADDER_MS = (
+    60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000,
+    14_400_000, 21_600_000, 43_200_000, 86_400_000,
+)  # fmt: skip
+
+_I64_MIN = np.iinfo(np.int64).min
+_I64_MAX = np.iinfo(np.int64).max
+
+
+def choose_page_ms(counts: np.ndarray, ts: np.ndarray) -> int:
+    """Page duration for rows like these (CSR), or 0 for one page: the
+    shortest ladder step of at least ⅔ × ``CHUNK_SAMPLES`` median sample
+    intervals and at least 1/``MAX_PAGES`` of the time the rows span (long
+    compacted blocks are read wide: fewer, longer chunks); no pages at all
+    when the rows span less than one page."""
+    offs = offsets_from_counts(counts)
+    multi = counts >= 2
+    if not multi.any():
+        return 0
+    # in float: the span of int64 timestamps may not fit an int64
+    row_span = ts[offs[1:] - 1].astype(np.float64) - ts[offs[:-1]].astype(np.float64)
+    interval = float(np.median(row_span[multi] / (counts[multi] - 1)))
+    span = float(ts.max()) - float(ts.min())
+    target = max(interval * CHUNK_SAMPLES / 1.5, span / MAX_PAGES)
+    page = next((p for p in PAGE_LADDER_MS if p >= target), PAGE_LADDER_MS[-1])
+    return 0 if span < page else page
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,31 +101,62 @@ class GroupTable:
     def __len__(self) -> int:
         return len(self.off)
 
+    def take(self, ids: np.ndarray) -> GroupTable:
+        return GroupTable(self.off[ids], self.size[ids], self.n[ids], self.crc[ids])
 
-ROW_FIELDS = ("row_mint", "row_maxt", "row_count", "row_vgroup", "row_voff", "row_tsref")
+
+ROW_FIELDS = ("row_mint", "row_maxt", "row_count")
+CHUNK_FIELDS = ("chunk_row", "chunk_voff", "chunk_tsref")
+PAGE_FIELDS = ("page_mint", "page_maxt", "page_chunk")
 UTS_FIELDS = ("uts_group", "uts_off", "uts_len")
+_DTYPES = {
+    "row_mint": np.int64,
+    "row_maxt": np.int64,
+    "row_count": np.uint32,
+    "chunk_row": np.uint32,
+    "chunk_voff": np.uint32,
+    "chunk_tsref": np.uint32,
+    "page_mint": np.int64,
+    "page_maxt": np.int64,
+    "page_chunk": np.uint64,
+    "uts_group": np.uint32,
+    "uts_off": np.uint32,
+    "uts_len": np.uint32,
+    "vg_chunk": np.uint64,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkTable:
-    """Compressed samples of ``num_rows`` series (see module docstring)."""
+    """Compressed samples of ``num_rows`` series (see module docstring):
+    ``table.read_runs(rows, mint, maxt)`` decodes only the overlapping pages."""
 
     row_mint: np.ndarray  # int64, first timestamp of the row
     row_maxt: np.ndarray  # int64, last timestamp of the row
     row_count: np.ndarray  # uint32 samples
-    row_vgroup: np.ndarray  # uint32 value group
-    row_voff: np.ndarray  # uint32 first value's position inside the group
-    row_tsref: np.ndarray  # uint32 unique timestamp array
+    # chunks, ordered by page then row
+    chunk_row: np.ndarray  # uint32 row of the chunk
+    chunk_voff: np.ndarray  # uint32 first value's position inside its value group
+    chunk_tsref: np.ndarray  # uint32 unique timestamp array (its length is the chunk's)
+    # pages, in time order; their chunks are page_chunk[p]:page_chunk[p+1]
+    page_mint: np.ndarray  # int64 first timestamp in the page
+    page_maxt: np.ndarray  # int64 last timestamp in the page
+    page_chunk: np.ndarray  # int64, pages + 1
     uts_group: np.ndarray  # uint32 timestamp group of each unique array
     uts_off: np.ndarray  # uint32 position inside the group
     uts_len: np.ndarray  # uint32 length
     vgroups: GroupTable
+    vg_chunk: np.ndarray  # int64 first chunk of each value group, value groups + 1
     tgroups: GroupTable
     buf: object  # bytes or mmap holding the compressed groups
 
     @property
     def num_rows(self) -> int:
         return len(self.row_count)
+
+    @property
+    def num_chunks(self) -> int:
+        return len(self.chunk_row)
 
     @property
     def num_samples(self) -> int:
@@ -86,8 +168,9 @@ class ChunkTable:
 
     @property
     def memory_bytes(self) -> int:
-        arrays = [getattr(self, f) for f in ROW_FIELDS + UTS_FIELDS]
+        arrays = [getattr(self, f) for f in ROW_FIELDS + CHUNK_FIELDS + PAGE_FIELDS + UTS_FIELDS]
         arrays += [getattr(g, f) for g in (self.vgroups, self.tgroups) for f in ("off", "size", "n", "crc")]
+        arrays.append(self.vg_chunk)
         return sum(a.nbytes for a in arrays) + (len(self.buf) if isinstance(self.buf, bytes) else 0)
 
     # --- reading -------------------------------------------------------------
@@ -101,97 +184,221 @@ class ChunkTable:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Samples of ``rows`` as CSR (counts per row, timestamps, values),
         clipped to ``[mint, maxt]`` when given."""
-        run = self.read_runs(rows, mint, maxt)
-        return run.counts, run.timestamps(), run.values()
+        rows = np.asarray(rows, np.int64)
+        return self.read_runs(rows, mint, maxt).to_csr(len(rows))
 
     def read_runs(self, rows: np.ndarray, mint: int | None = None, maxt: int | None = None) -> Runs:
-        """Like ``read`` but without gathering: each row's samples as a run in
-        the decoded buffers, for callers that copy them once into their own
-        output (``merge.assemble``)."""
+        """Like ``read`` but without gathering: the samples of each chunk of
+        ``rows`` in ``[mint, maxt]`` as a run in the decoded buffers, for
+        callers that copy them once into their own output (``merge.assemble``).
+        Only the pages overlapping the range are decoded, and of those only
+        the groups holding a wanted chunk."""
         rows = np.asarray(rows, np.int64)
-        counts = self.row_count[rows].astype(np.int64)
-        if len(rows) == 0 or not counts.any():
-            return Runs.empty(len(rows))
+        n = len(rows)
+        lo = _I64_MIN if mint is None else mint
+        hi = _I64_MAX if maxt is None else maxt
+        if n == 0 or lo > hi:
+            return Runs.empty(n)
+        pages = np.flatnonzero((self.page_mint <= hi) & (self.page_maxt >= lo))
+        if len(pages) == 0:
+            return Runs.empty(n)
+        ch, pos = self._chunks_of(rows, pages)
+        if len(ch) == 0:
+            return Runs.empty(n)
         # timestamps first: the clip window is found once per unique timestamp
-        # array, not per row and never per sample
-        refs = self.row_tsref[rows].astype(np.int64)
-        urefs, ref_of_row = np.unique(refs, return_inverse=True)
-        ref_of_row = ref_of_row.reshape(-1)
+        # array, not per chunk and never per sample
+        urefs, inv = np.unique(self.chunk_tsref[ch], return_inverse=True)
+        inv = inv.reshape(-1)
         tg = self.uts_group[urefs].astype(np.int64)
         need_t = np.unique(tg)
-        tbuf, tbase = self._decode_groups(self.tgroups, need_t, np.int64)
+        tbuf, tbase = self._decode_timestamp_groups(need_t)
         ustart = tbase[np.searchsorted(need_t, tg)] + self.uts_off[urefs]
         ulen = self.uts_len[urefs].astype(np.int64)
-        lo = np.iinfo(np.int64).min if mint is None else mint
-        hi = np.iinfo(np.int64).max if maxt is None else maxt
-        row_lo = 0
-        if lo > int(self.row_mint[rows].min()) or hi < int(self.row_maxt[rows].max()):
-            ulo = np.zeros(len(urefs), np.int64)
-            for u, (a, n) in enumerate(zip(ustart.tolist(), ulen.tolist())):
-                arr = tbuf[a : a + n]
-                first = int(np.searchsorted(arr, lo, "left"))
-                ulo[u] = first
-                ulen[u] = int(np.searchsorted(arr, hi, "right")) - first
-            row_lo = ulo[ref_of_row]
-            ustart = ustart + ulo
-            counts = ulen[ref_of_row]
-        tstart = ustart[ref_of_row]
-        if not counts.any():
-            return Runs.empty(len(rows))
-        vg = self.row_vgroup[rows].astype(np.int64)
-        need_v = np.unique(vg[counts > 0])
-        vbuf, vbase = self._decode_groups(self.vgroups, need_v, np.float64, values=True)
-        pos = np.minimum(np.searchsorted(need_v, vg), len(need_v) - 1)
-        vstart = vbase[pos] + self.row_voff[rows] + row_lo
-        return Runs(counts, tbuf, tstart, vbuf, vstart)
+        ulo = None
+        if lo > int(self.page_mint[pages[0]]) or hi < int(self.page_maxt[pages[-1]]):
+            cut = np.flatnonzero((tbuf[ustart] < lo) | (tbuf[ustart + ulen - 1] > hi))
+            if len(cut):
+                s, k = ustart[cut], ulen[cut]
+                a = search_segments(tbuf, s, k, lo, "left")
+                b = search_segments(tbuf, s, k, hi, "right")
+                ulo = np.zeros(len(urefs), np.int64)
+                ulo[cut] = a
+                ulen[cut] = b - a
+                ustart = ustart + ulo
+        counts = ulen[inv]
+        tstart = ustart[inv]
+        chunk_lo = ulo[inv] if ulo is not None else 0
+        if ulo is not None:
+            keep = counts > 0
+            if not keep.all():
+                ch, pos, counts, tstart, chunk_lo = ch[keep], pos[keep], counts[keep], tstart[keep], chunk_lo[keep]
+                if len(ch) == 0:
+                    return Runs.empty(n)
+        vg = np.searchsorted(self.vg_chunk, ch, "right") - 1
+        need_v = np.unique(vg)
+        vbuf, vbase = self._decode_value_groups(need_v)
+        vstart = vbase[np.searchsorted(need_v, vg)] + self.chunk_voff[ch] + chunk_lo
+        return Runs(counts, tbuf, tstart, vbuf, vstart, pos)
 
-    def _decode_groups(
-        self, table: GroupTable, gids: np.ndarray, dtype, values: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n = table.n[gids].astype(np.int64)
-        base = offsets_from_counts(n)
-        out = np.empty(int(base[-1]), dtype)
-        buf = self.buf
+    def _chunks_of(self, rows: np.ndarray, pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks of ``rows`` in ``pages`` (page by page, rows ascending) and
+        the position in ``rows`` of each one's row."""
+        a = self.page_chunk[pages]
+        b = self.page_chunk[pages + 1]
+        scanned = int((b - a).sum())
+        if self.num_rows + scanned <= 8 * len(rows) * len(pages):
+            # many of the rows: one lookup table, one pass over the pages' chunks
+            where = np.full(self.num_rows, -1, np.int64)
+            where[rows] = np.arange(len(rows))
+            cidx = ranges_index(a, b - a)
+            p = where[self.chunk_row[cidx]]
+            hit = p >= 0
+            return cidx[hit], p[hit]
+        # a few rows: binary search in each page's sorted rows
+        order = np.argsort(rows, kind="stable")
+        wanted = rows[order]
+        found_c, found_p = [], []
+        for a_, b_ in zip(a.tolist(), b.tolist()):
+            if a_ == b_:
+                continue
+            seg = self.chunk_row[a_:b_].astype(np.int64)
+            j = np.minimum(np.searchsorted(seg, wanted), len(seg) - 1)
+            hit = seg[j] == wanted
+            found_c.append(j[hit] + a_)
+            found_p.append(order[hit])
+        if not found_c:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(found_c), np.concatenate(found_p)
+
+    def _decode_timestamp_groups(self, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decode timestamp groups ``gids`` into one buffer; returns it and
+        where each group starts in it."""
+        base = offsets_from_counts(self.tgroups.n[gids].astype(np.int64))
+        out = np.empty(int(base[-1]), np.int64)
         for i, g in enumerate(gids.tolist()):
-            off, size = int(table.off[g]), int(table.size[g])
-            data = buf[off : off + size]
-            if codec.crc32(data) != int(table.crc[g]):
-                raise CorruptChunkError(f"checksum mismatch in chunk group {g} at byte {off}")
-            if values:
-                lo, hi = np.searchsorted(self.row_vgroup, [g, g + 1])
-                codec.decode_values(data, self.row_count[lo:hi], out[base[i] : base[i + 1]])
-            else:
-                codec.decode_into(data, out[base[i] : base[i + 1]])
+            codec.decode_into(self._group_bytes(self.tgroups, g), out[base[i] : base[i + 1]])
         return out, base[:-1]
+
+    def _group_bytes(self, table: GroupTable, g: int):
+        off, size = int(table.off[g]), int(table.size[g])
+        data = self.buf[off : off + size]
+        if codec.crc32(data) != int(table.crc[g]):
+            raise CorruptChunkError(f"checksum mismatch in chunk group {g} at byte {off}")
+        return data
+
+    def _decode_value_groups(self, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decode value groups ``gids`` (each in its class layout) into one
+        buffer; returns it and where each group starts in it."""
+        base = offsets_from_counts(self.vgroups.n[gids].astype(np.int64))
+        out = np.empty(int(base[-1]), np.float64)
+        for i, g in enumerate(gids.tolist()):
+            self._decode_value_group(g, out[base[i] : base[i + 1]])
+        return out, base[:-1]
+
+    def _decode_value_group(self, g: int, out: np.ndarray) -> None:
+        c0, c1 = int(self.vg_chunk[g]), int(self.vg_chunk[g + 1])
+        counts = self.uts_len[self.chunk_tsref[c0:c1]]
+        codec.decode_values(self._group_bytes(self.vgroups, g), counts, out)
 
     # --- (de)serialization ---------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {f: getattr(self, f) for f in ROW_FIELDS + UTS_FIELDS}
+        out = {
+            f: np.asarray(getattr(self, f), _DTYPES[f])
+            for f in ROW_FIELDS + CHUNK_FIELDS + PAGE_FIELDS + UTS_FIELDS
+        }
         for prefix, g in (("vg", self.vgroups), ("tg", self.tgroups)):
             for f in ("off", "size", "n", "crc"):
                 out[f"{prefix}_{f}"] = getattr(g, f)
+        out["vg_chunk"] = np.asarray(self.vg_chunk, np.uint64)
         return out
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray], buf) -> ChunkTable:
+        """The table over ``buf`` from its index arrays; also reads the
+        version 1 layout (one chunk per row, no pages; see FORMAT.md)."""
         groups = {
             p: GroupTable(a[f"{p}_off"], a[f"{p}_size"], a[f"{p}_n"], a[f"{p}_crc"]) for p in ("vg", "tg")
         }
-        return cls(
-            *(a[f] for f in ROW_FIELDS + UTS_FIELDS), vgroups=groups["vg"], tgroups=groups["tg"], buf=buf
+        if "chunk_row" not in a:
+            a = _from_version1(a, len(groups["vg"]))
+        t = cls(
+            **{f: a[f] for f in ROW_FIELDS + CHUNK_FIELDS + UTS_FIELDS},
+            page_mint=a["page_mint"],
+            page_maxt=a["page_maxt"],
+            page_chunk=a["page_chunk"].astype(np.int64),
+            vgroups=groups["vg"],
+            vg_chunk=a["vg_chunk"].astype(np.int64),
+            tgroups=groups["tg"],
+            buf=buf,
         )
+        t._check()
+        return t
+
+    def _check(self) -> None:
+        """Cheap consistency checks between sections (each has its own CRC)."""
+        nc, nr = self.num_chunks, self.num_rows
+        ok = (
+            len(self.chunk_voff) == nc
+            and len(self.chunk_tsref) == nc
+            and len(self.page_chunk) == len(self.page_mint) + 1 == len(self.page_maxt) + 1
+            and int(self.page_chunk[0]) == 0
+            and int(self.page_chunk[-1]) == nc
+            and len(self.vg_chunk) == len(self.vgroups) + 1
+            and int(self.vg_chunk[0]) == 0
+            and int(self.vg_chunk[-1]) == nc
+            and len(self.row_mint) == nr == len(self.row_maxt)
+            and len(self.uts_off) == len(self.uts_group) == len(self.uts_len)
+        )
+        if ok and nc:
+            ok = (
+                int(self.chunk_row.max()) < nr
+                and int(self.chunk_tsref.max()) < len(self.uts_len)
+                and int(self.uts_group.max()) < len(self.tgroups)
+                and bool((np.diff(self.page_chunk) > 0).all())
+                and bool((np.diff(self.vg_chunk) > 0).all())
+            )
+        if ok and nc:
+            # rows ascend inside each page: lookups bisect them
+            step = np.diff(self.chunk_row.astype(np.int64))
+            step[self.page_chunk[1:-1] - 1] = 1
+            ok = bool((step > 0).all())
+        if not ok:
+            raise StorageError("chunk table sections are inconsistent")
+
+
+def _from_version1(a: dict[str, np.ndarray], n_vgroups: int) -> dict[str, np.ndarray]:
+    """Version 1 index arrays as version 2 ones: every row is one chunk of a
+    single page, and value groups are runs of consecutive rows."""
+    n = len(a["row_count"])
+    out = dict(a)
+    out["chunk_row"] = np.arange(n, dtype=np.uint32)
+    out["chunk_voff"] = a["row_voff"]
+    out["chunk_tsref"] = a["row_tsref"]
+    if n:
+        out["page_mint"] = np.array([a["row_mint"].min()], np.int64)
+        out["page_maxt"] = np.array([a["row_maxt"].max()], np.int64)
+        out["page_chunk"] = np.array([0, n], np.int64)
+    else:
+        out["page_mint"] = out["page_maxt"] = np.empty(0, np.int64)
+        out["page_chunk"] = np.zeros(1, np.int64)
+    out["vg_chunk"] = np.searchsorted(a["row_vgroup"], np.arange(n_vgroups + 1)).astype(np.int64)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class Runs:
-    """Samples of rows as runs in shared buffers: row *i* has
-    ``ts_src[ts_start[i]:ts_start[i]+counts[i]]`` and likewise for values."""
+    """Samples as runs in shared buffers: run *i* has
+    ``ts_src[ts_start[i]:ts_start[i]+counts[i]]`` and likewise for values,
+    and belongs to row ``row[i]`` of the read (row *i* when ``row`` is
+    None). A row's runs are listed in time order and do not overlap; a read
+    of paged data yields one run per chunk."""
 
     counts: np.ndarray
     ts_src: np.ndarray
     ts_start: np.ndarray
     val_src: np.ndarray
     val_start: np.ndarray
+    row: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n: int) -> Runs:
@@ -207,17 +414,17 @@ class Runs:
     def num_samples(self) -> int:
         return int(self.counts.sum())
 
-    def timestamps(self) -> np.ndarray:
-        return gather_ranges(self.ts_src, self.ts_start, self.counts)
-
-    def values(self) -> np.ndarray:
-        c = self.counts
-        v = self.val_src
-        if len(c) and int(c.sum()) == len(v) and self.val_start[0] == 0 and (
-            self.val_start[1:] == self.val_start[:-1] + c[:-1]
-        ).all():
-            return v  # already one contiguous CSR
-        return gather_ranges(v, self.val_start, c)
+    def to_csr(self, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(counts per row, timestamps, values) for rows ``0..n_rows-1``."""
+        c, t0, v0 = self.counts, self.ts_start, self.val_start
+        if self.row is None:
+            per_row = np.zeros(n_rows, np.int64)
+            per_row[: len(c)] = c
+        else:
+            order = np.argsort(self.row, kind="stable")  # keeps each row's runs in time order
+            c, t0, v0 = c[order], t0[order], v0[order]
+            per_row = np.bincount(self.row, weights=self.counts, minlength=n_rows).astype(np.int64)
+        return per_row, gather_ranges(self.ts_src, t0, c), gather_ranges(self.val_src, v0, c)
 
 
 def unique_rows(counts: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,13 +463,20 @@ def unique_rows(counts: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return reps, np.searchsorted(reps, rep_of)
 
 
-def _group_ids(counts: np.ndarray, target: int) -> np.ndarray:
+def _group_ids(counts: np.ndarray, target: int, breaks: np.ndarray | None = None) -> np.ndarray:
     """Split consecutive rows into groups of about ``target`` samples; returns
-    the group number (0..k-1, non-decreasing) of each row."""
+    the group number (0..k-1, non-decreasing) of each row. A row where
+    ``breaks`` is True always starts a new group (a new page)."""
     before = offsets_from_counts(counts)[:-1]
+    if breaks is not None:
+        first = np.maximum.accumulate(np.where(breaks, np.arange(len(counts)), 0))
+        before = before - before[first]
     raw = before // target
-    _, gid = np.unique(raw, return_inverse=True)
-    return gid.reshape(-1).astype(np.int64)
+    new = np.ones(len(counts), bool)
+    new[1:] = raw[1:] != raw[:-1]
+    if breaks is not None:
+        new |= breaks
+    return np.cumsum(new) - 1
 
 
 class ChunkTableBuilder:
@@ -270,7 +484,9 @@ class ChunkTableBuilder:
 
     ``write`` receives each compressed group; by default groups are kept in
     memory and ``finish()`` returns a table over one ``bytes`` buffer. Block
-    writers pass a file writer and attach the file afterwards.
+    writers pass a file writer and attach the file afterwards. ``page_ms``
+    fixes the page duration (0: one page); by default the first batch's
+    sample interval chooses it (``choose_page_ms``).
     """
 
     def __init__(
@@ -278,15 +494,24 @@ class ChunkTableBuilder:
         write: Callable[[bytes], None] | None = None,
         group_samples: int = GROUP_SAMPLES,
         start_offset: int = 0,
+        page_ms: int | None = None,
     ):
         self._pieces: list[bytes] | None = [] if write is None else None
         self._write = write if write is not None else self._pieces.append
         # byte offset of the first group in the final buffer (a file header before it)
         self._pos = start_offset
         self._target = group_samples
+        if page_ms is not None and page_ms < 0:
+            raise ValueError("page_ms must not be negative")
+        self.page_ms = page_ms
         self._rows: dict[str, list[np.ndarray]] = {f: [] for f in ROW_FIELDS}
+        # per chunk, in the order built; finish() sorts them by (page, row)
+        self._chunks: dict[str, list[np.ndarray]] = {
+            f: [] for f in ("row", "page", "voff", "tsref", "vgroup", "first", "last")
+        }
         self._uts: dict[str, list[np.ndarray]] = {f: [] for f in UTS_FIELDS}
         self._groups = {"vg": [[], [], [], []], "tg": [[], [], [], []]}
+        self._n_rows = 0
         self._n_vgroups = 0
         self._n_tgroups = 0
         self._n_uts = 0
@@ -311,66 +536,88 @@ class ChunkTableBuilder:
             raise ValueError("chunk table rows need at least one sample")
         ts = np.ascontiguousarray(ts, np.int64)
         vals = np.ascontiguousarray(vals, np.float64)
+        n = len(counts)
         offs = offsets_from_counts(counts)
         rows = self._rows
         rows["row_mint"].append(ts[offs[:-1]])
         rows["row_maxt"].append(ts[offs[1:] - 1])
         rows["row_count"].append(counts.astype(np.uint32))
+        if self.page_ms is None:
+            self.page_ms = choose_page_ms(counts, ts)
 
-        # values: consecutive rows into groups
-        gid = _group_ids(counts, self._target)
-        bounds = np.flatnonzero(np.diff(gid)) + 1
-        group_first_row = np.concatenate([[0], bounds])
-        voff = np.empty(len(counts), np.uint32)
-        row_edges = np.concatenate([group_first_row, [len(counts)]])
-        for a, b in zip(row_edges[:-1].tolist(), row_edges[1:].tolist()):
-            column = vals[offs[a] : offs[b]]
-            data, row_pos = codec.encode_values(counts[a:b], column)
-            voff[a:b] = row_pos
+        # chunks: each row cut at page boundaries, laid out page by page
+        if self.page_ms:
+            page = np.floor_divide(ts, self.page_ms)
+            rid = np.repeat(np.arange(n), counts)
+            brk = np.ones(len(ts), bool)
+            brk[1:] = (rid[1:] != rid[:-1]) | (page[1:] != page[:-1])
+            cstart = np.flatnonzero(brk)
+            ccount = np.diff(np.append(cstart, len(ts)))
+            crow, cpage = rid[cstart], page[cstart]
+            order = np.lexsort((crow, cpage))
+            if (order[1:] < order[:-1]).any():
+                cstart, ccount, crow, cpage = cstart[order], ccount[order], crow[order], cpage[order]
+                idx = ranges_index(cstart, ccount)
+                ts, vals = ts[idx], vals[idx]
+        else:
+            ccount, crow, cpage = counts, np.arange(n), np.zeros(n, np.int64)
+        coffs = offsets_from_counts(ccount)
+        new_page = np.ones(len(ccount), bool)
+        new_page[1:] = cpage[1:] != cpage[:-1]
+
+        # values: consecutive chunks of one page into groups
+        gid = _group_ids(ccount, self._target, new_page)
+        edges = np.append(np.flatnonzero(np.diff(gid)) + 1, len(ccount))
+        voff = np.empty(len(ccount), np.uint32)
+        a = 0
+        for b in edges.tolist():
+            column = vals[coffs[a] : coffs[b]]
+            data, pos = codec.encode_values(ccount[a:b], column)
+            voff[a:b] = pos
             self._emit("vg", column, data)
-        rows["row_vgroup"].append((gid + self._n_vgroups).astype(np.uint32))
-        rows["row_voff"].append(voff)
-        self._n_vgroups += len(group_first_row)
+            a = b
 
-        # timestamps: deduplicate, then group the unique arrays
-        reps, ref = unique_rows(counts, ts)
-        rows["row_tsref"].append((ref + self._n_uts).astype(np.uint32))
-        ucounts = counts[reps]
-        uts = ts[ranges_index(offs[reps], ucounts)]
+        # timestamps: deduplicate, then group the unique arrays of each page
+        reps, ref = unique_rows(ccount, ts)
+        ucounts = ccount[reps]
+        uts = ts[ranges_index(coffs[reps], ucounts)]
         uoffs = offsets_from_counts(ucounts)
-        ugid = _group_ids(ucounts, self._target)
-        ubounds = np.flatnonzero(np.diff(ugid)) + 1
-        ufirst = np.concatenate([[0], ubounds])
+        upage = cpage[reps]
+        ubreak = np.ones(len(reps), bool)
+        ubreak[1:] = upage[1:] != upage[:-1]
+        ugid = _group_ids(ucounts, self._target, ubreak)
+        ufirst = np.flatnonzero(np.append(True, np.diff(ugid) != 0))
         self._uts["uts_group"].append((ugid + self._n_tgroups).astype(np.uint32))
         self._uts["uts_off"].append((uoffs[:-1] - uoffs[ufirst][ugid]).astype(np.uint32))
         self._uts["uts_len"].append(ucounts.astype(np.uint32))
-        uedges = np.concatenate([ufirst, [len(reps)]])
+        uedges = np.append(ufirst, len(reps))
         for a, b in zip(uedges[:-1].tolist(), uedges[1:].tolist()):
             self._emit("tg", uts[uoffs[a] : uoffs[b]])
+
+        c = self._chunks
+        c["row"].append(crow + self._n_rows)
+        c["page"].append(cpage)
+        c["voff"].append(voff)
+        c["tsref"].append(ref + self._n_uts)
+        c["vgroup"].append(gid + self._n_vgroups)
+        c["first"].append(ts[coffs[:-1]])
+        c["last"].append(ts[coffs[1:] - 1])
+        self._n_rows += n
+        self._n_vgroups += int(gid[-1]) + 1
         self._n_tgroups += len(ufirst)
         self._n_uts += len(reps)
-
 
     def finish(self, buf=None) -> ChunkTable:
         """The table; ``buf`` is the buffer the groups were written to (defaults
         to the in-memory pieces)."""
         if buf is None:
             buf = b"".join(self._pieces) if self._pieces is not None else b""
-        dtypes = {
-            "row_mint": np.int64,
-            "row_maxt": np.int64,
-            "row_count": np.uint32,
-            "row_vgroup": np.uint32,
-            "row_voff": np.uint32,
-            "row_tsref": np.uint32,
-            "uts_group": np.uint32,
-            "uts_off": np.uint32,
-            "uts_len": np.uint32,
-        }
-        cols = {
-            f: (np.concatenate(parts) if parts else np.empty(0, dtypes[f])).astype(dtypes[f], copy=False)
-            for f, parts in {**self._rows, **self._uts}.items()
-        }
+
+        def cat(parts: list[np.ndarray], dtype) -> np.ndarray:
+            return (np.concatenate(parts) if parts else np.empty(0, dtype)).astype(dtype, copy=False)
+
+        cols = {f: cat(parts, _DTYPES[f]) for f, parts in {**self._rows, **self._uts}.items()}
+        ch = {f: cat(parts, np.int64) for f, parts in self._chunks.items()}
         groups = {
             k: GroupTable(
                 np.asarray(g[0], np.uint64),
@@ -380,6 +627,29 @@ class ChunkTableBuilder:
             )
             for k, g in self._groups.items()
         }
+        # chunks by (page, row); batches were laid out page by page each, so
+        # every value group stays a run of consecutive chunks: renumber the
+        # groups in that order
+        order = np.lexsort((ch["row"], ch["page"]))
+        if (order[1:] < order[:-1]).any():
+            ch = {f: v[order] for f, v in ch.items()}
+        nc = len(ch["row"])
+        g = ch["vgroup"]
+        gstart = np.flatnonzero(np.append(True, g[1:] != g[:-1])) if nc else np.empty(0, np.int64)
+        old_ids = g[gstart]
+        if len(old_ids) != len(groups["vg"]):
+            raise RuntimeError("value groups are not contiguous in page order")
+        pstart = np.flatnonzero(np.append(True, ch["page"][1:] != ch["page"][:-1])) if nc else np.empty(0, np.int64)
         return ChunkTable(
-            *(cols[f] for f in ROW_FIELDS + UTS_FIELDS), vgroups=groups["vg"], tgroups=groups["tg"], buf=buf
+            **{f: cols[f] for f in ROW_FIELDS + UTS_FIELDS},
+            chunk_row=ch["row"].astype(np.uint32),
+            chunk_voff=ch["voff"].astype(np.uint32),
+            chunk_tsref=ch["tsref"].astype(np.uint32),
+            page_mint=np.minimum.reduceat(ch["first"], pstart) if nc else np.empty(0, np.int64),
+            page_maxt=np.maximum.reduceat(ch["last"], pstart) if nc else np.empty(0, np.int64),
+            page_chunk=np.append(pstart, nc).astype(np.int64),
+            vgroups=groups["vg"].take(old_ids),
+            vg_chunk=np.append(gstart, nc).astype(np.int64),
+            tgroups=groups["tg"],
+            buf=buf,
         )

@@ -25,6 +25,7 @@ import itertools
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from operator import is_, lt
 
 import numpy as np
 
@@ -49,6 +50,12 @@ from storage.tsdb.telemetry import TSDBMetrics
 
 # Samples per batch when parts are merged or cut into blocks: bounds memory.
 REWRITE_BATCH_SAMPLES = 1 << 20
+
+
+def _distinct(a: np.ndarray) -> bool:
+    """No value twice (a sort: numpy's hashing unique is slower at these sizes)."""
+    s = np.sort(a)
+    return bool((s[1:] != s[:-1]).all())
 
 
 class _HeadIndex:
@@ -135,10 +142,17 @@ class Head:
         postings, values_cache = self._postings, self._values_cache
         intern = sys.intern
         make = Labels.from_sorted_flat
+        # ids never used before, in increasing order (no reused id among
+        # them): every posting list just grows at its end
+        fresh = min(sids) >= self._next_sid and all(map(lt, sids, sids[1:]))
         for sid, labels in zip(sids, new):
             if not interned:
                 # share label strings between series: one copy of "instance", "job", ...
-                labels = make(tuple(map(intern, labels)))
+                strings = tuple(map(intern, labels))
+                if not all(map(is_, strings, labels)):
+                    labels = make(strings)
+                # else: the caller's strings were interned (receivers do):
+                # keep its object, so its later lookups match by identity
             series[labels] = sid
             labels_of[sid] = labels
             it = iter(labels)
@@ -150,7 +164,7 @@ class Head:
                 if lst is None:
                     d[value] = [sid]
                     values_cache.pop(name, None)
-                elif lst[-1] < sid:
+                elif fresh or lst[-1] < sid:
                     lst.append(sid)
                 else:  # a reused id: keep the list sorted
                     bisect.insort(lst, sid)
@@ -255,19 +269,21 @@ class Head:
         if len(idx) and (idx.min() < 0 or idx.max() >= n_series):
             raise ValueError("series_index refers to a series the batch does not list")
 
-        # 1. series: existing, new (tentative sids), or rejected
-        batch_sid = np.empty(n_series, np.int64)
+        # 1. series: existing, new (tentative sids), or rejected. Known
+        # series are looked up with one map(); only the others are walked.
+        found = list(map(self._series.get, batch.series))
         new_labels: list[Labels] = []
-        pending: dict[Labels, int] = {}
         rejected_series: dict[int, tuple[int, str]] = {}  # batch position -> (code, message)
-        get = self._series.get
-        limit = opts.max_series
         # tentative ids for new series; a series that gets no sample is not
         # created and its id goes unused
         candidates: list[int] = []
-        for i, labels in enumerate(batch.series):
-            sid = get(labels)
-            if sid is None:
+        if None in found:
+            get = self._series.get
+            pending: dict[Labels, int] = {}
+            limit = opts.max_series
+            for i in [i for i, f in enumerate(found) if f is None]:
+                labels = batch.series[i]
+                sid = None
                 if "" in labels[1::2]:
                     # an empty value means "no such label" (Prometheus): drop it
                     labels = Labels.from_pairs(labels.items())
@@ -278,11 +294,11 @@ class Head:
                     try:
                         labels.validate(opts.label_limits)
                     except InvalidLabels as e:
-                        batch_sid[i] = -1
+                        found[i] = -1
                         rejected_series[i] = (RejectReason.INVALID_LABELS, str(e))
                         continue
                     if limit and len(self._series) + len(new_labels) >= limit:
-                        batch_sid[i] = -1
+                        found[i] = -1
                         rejected_series[i] = (
                             RejectReason.SERIES_LIMIT,
                             f"series {labels} would exceed the limit of {limit} series",
@@ -293,8 +309,12 @@ class Head:
                     sid = candidates[len(new_labels)]
                     pending[labels] = sid
                     new_labels.append(labels)
-            batch_sid[i] = sid
+                found[i] = sid
+        batch_sid = np.fromiter(found, np.int64, n_series)
         sid = batch_sid[idx]
+        # Receivers list each series' samples together: then nothing needs
+        # sorting by series below (checked, not assumed).
+        grouped = bool((idx[1:] >= idx[:-1]).all()) and _distinct(batch_sid)
         per_series = np.bincount(idx, minlength=n_series) if rejected_series else None
         for i, (reason, msg) in rejected_series.items():
             count = int(per_series[i])
@@ -326,6 +346,7 @@ class Head:
             last_bits=self._last_bits.a,
             existing=existing,
             label_of=label_of,
+            grouped=grouped,
         )
 
         stored = (code == rules.INORDER) | (code == rules.OOO)
@@ -375,7 +396,7 @@ class Head:
             self._add_series(new_sids, new_labels)
             self.metadata.update(meta_changes)
             if len(st_ts):
-                self._apply(st_sid, st_ts, st_val)
+                self._apply(st_sid, st_ts, st_val, grouped)
                 self.metrics.head_samples_appended.inc(len(st_ts))
                 if n_ooo:
                     self.metrics.out_of_order_samples_appended.inc(n_ooo)
@@ -389,22 +410,34 @@ class Head:
         per_series = 32 if self.replaying else 8
         return int(min(max(self.opts.head_seal_samples, per_series * len(self._series)), 1 << 23))
 
-    def _apply(self, sid: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> None:
-        """Store validated samples (under the lock)."""
+    def _apply(self, sid: np.ndarray, ts: np.ndarray, vals: np.ndarray, grouped: bool = False) -> None:
+        """Store validated samples (under the lock); ``grouped``: each
+        series' samples are adjacent."""
         if self._log.room < len(ts):
             self._frozen.append(self._log)
             self._log = OpenLog(max(self._log_capacity(), len(ts)))
         self._log.append(sid, ts, vals)
         # each series' newest sample (usually an in-order one; an out-of-order
-        # sample only when the series had nothing newer in the head)
-        order = np.lexsort((ts, sid))
-        o_sid = sid[order]
-        lastpos = np.flatnonzero(np.append(o_sid[1:] != o_sid[:-1], True))
-        c_sid, c_ts = o_sid[lastpos], ts[order][lastpos]
+        # sample only when the series had nothing newer in the head) and oldest
+        change = sid[1:] != sid[:-1]
+        if grouped and ((ts[1:] > ts[:-1]) | change).all():
+            # adjacent and in time order: a series' first and last samples
+            # are where its run begins and ends
+            begin = np.flatnonzero(np.concatenate(([True], change)))
+            end = np.append(begin[1:], len(sid)) - 1
+            c_sid, c_ts, c_val = sid[end], ts[end], vals[end]
+            f_sid, f_ts = sid[begin], ts[begin]
+            first = self._first_ts.a
+            first[f_sid] = np.minimum(first[f_sid], f_ts)
+        else:
+            order = np.lexsort((ts, sid))
+            o_sid = sid[order]
+            lastpos = np.flatnonzero(np.append(o_sid[1:] != o_sid[:-1], True))
+            c_sid, c_ts, c_val = o_sid[lastpos], ts[order][lastpos], vals[order][lastpos]
+            np.minimum.at(self._first_ts.a, sid, ts)
         newer = c_ts > self._last_ts.a[c_sid]
         self._last_ts.a[c_sid[newer]] = c_ts[newer]
-        self._last_bits.a[c_sid[newer]] = vals[order][lastpos][newer].view(np.uint64)
-        np.minimum.at(self._first_ts.a, sid, ts)
+        self._last_bits.a[c_sid[newer]] = c_val[newer].view(np.uint64)
         self.mint = min(self.mint, int(ts.min()))
         self.maxt = max(self.maxt, int(ts.max()))
 

@@ -18,14 +18,15 @@ import numpy as np
 from storage.tsdb.chunktable import Runs
 from storage.tsdb.codec import gather_ranges, offsets_from_counts, ranges_index, sort_dedup_rows
 
-Piece = tuple[np.ndarray, Runs]  # (output row of each run row, runs)
+Piece = tuple[np.ndarray, Runs]  # (output row of each row of the runs, runs)
 
 
 def assemble(n_out: int, pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge pieces into one CSR of ``n_out`` rows. A piece is (output row of
     each of its rows, their sample runs); output rows are unique within a
-    piece and each run is strictly increasing in time. Every sample is copied
-    once, straight from the decoded buffers into the output."""
+    piece; a row's runs within a piece come in time order and do not overlap
+    (the pages of one table). Every sample is copied once, straight from the
+    decoded buffers into the output, which is written front to back."""
     pieces = [(np.asarray(o, np.int64), r) for o, r in pieces if len(o) and r.counts.any()]
     if not pieces:
         return np.zeros(n_out, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
@@ -35,7 +36,7 @@ def assemble(n_out: int, pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, n
         nz = r.counts > 0
         c = r.counts[nz]
         ts0 = r.ts_start[nz]
-        outs.append(out_idx[nz])
+        outs.append(out_idx[nz] if r.row is None else out_idx[r.row[nz]])
         tstarts.append(ts0)
         vstarts.append(r.val_start[nz])
         cnts.append(c)
@@ -44,8 +45,8 @@ def assemble(n_out: int, pieces: list[Piece]) -> tuple[np.ndarray, np.ndarray, n
         which.append(np.full(len(c), k, np.int64))
     out = np.concatenate(outs)
     piece = np.concatenate(which)
-    if len(pieces) > 1 or (len(out) > 1 and not (np.diff(out) > 0).all()):
-        order = np.lexsort((piece, out))  # by output row, then source order
+    if len(pieces) > 1 or (len(out) > 1 and not (out[1:] > out[:-1]).all()):
+        order = np.lexsort((piece, out))  # by output row, then source order (stable: then time)
     else:
         order = np.arange(len(out))
     out, piece = out[order], piece[order]

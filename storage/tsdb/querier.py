@@ -2,8 +2,10 @@
 
 ``select`` works in three passes so that no per-sample Python runs: find the
 matching series of every source (postings), sort their label sets once into
-the output order, then decode each source's samples and lay them into one
-CSR ``SeriesSet`` (``merge.assemble``)::
+the output order (sources holding the same series, as consecutive blocks
+usually do, are just compared), then decode each source's samples — only
+the time pages the range overlaps — and lay them into one CSR
+``SeriesSet`` (``merge.assemble``)::
 
     q = db.querier(start_ms, end_ms)
     ss = q.select([Matcher("=", "__name__", "up")])
@@ -65,12 +67,7 @@ class TSDBQuerier:
             inverse[order] = np.arange(len(order))
             out_of = [inverse]
         else:
-            union: dict[Labels, None] = {}
-            for _, _, lbls in sources:
-                union.update(dict.fromkeys(lbls))
-            out_labels = sorted(union)
-            pos = {lbl: i for i, lbl in enumerate(out_labels)}
-            out_of = [np.fromiter(map(pos.__getitem__, lbls), np.int64, len(lbls)) for _, _, lbls in sources]
+            out_labels, out_of = _union(sources)
         n = len(out_labels)
         if hints.series_only:
             return SeriesSet(list(out_labels), np.zeros(n + 1, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
@@ -134,3 +131,38 @@ class TSDBQuerier:
 
     def close(self) -> None:
         self._blocks = []
+
+
+def _union(sources) -> tuple[list[Labels], list[np.ndarray]]:
+    """The sorted union of the sources' series and, per source, the output
+    row of each of its series. Consecutive blocks usually hold the same
+    series: then one list comparison replaces hashing and sorting them."""
+    ordered = []
+    for src, _, lbls in sources:
+        if isinstance(src, Block):  # block rows are in label order
+            ordered.append((lbls, None))
+        else:
+            order = src.label_order
+            ordered.append(([lbls[i] for i in order.tolist()], order))
+    first = ordered[0][0]
+    if all(len(lbls) == len(first) for lbls, _ in ordered) and all(lbls == first for lbls, _ in ordered[1:]):
+        out_of = []
+        for lbls, order in ordered:
+            if order is None:
+                out_of.append(np.arange(len(lbls), dtype=np.int64))
+            else:
+                inverse = np.empty(len(order), np.int64)
+                inverse[order] = np.arange(len(order))
+                out_of.append(inverse)
+        return first, out_of
+    return _merge_labels([lbls for _, _, lbls in sources])
+
+
+def _merge_labels(lists: list[list[Labels]]) -> tuple[list[Labels], list[np.ndarray]]:
+    """The sorted union of label lists and the position of each list's items in it."""
+    union: dict[Labels, None] = {}
+    for lbls in lists:
+        union.update(dict.fromkeys(lbls))
+    out_labels = sorted(union)
+    pos = {lbl: i for i, lbl in enumerate(out_labels)}
+    return out_labels, [np.fromiter(map(pos.__getitem__, lbls), np.int64, len(lbls)) for lbls in lists]

@@ -2,7 +2,7 @@
 
 A frame is ``u32 payload length | u32 CRC-32 of (type byte + payload) | u8
 type | payload`` (little-endian). Payloads are columns written as raw numpy
-bytes or pcodec blobs, never one Python object per sample. FORMAT.md
+bytes or compressed blocks, never one Python object per sample. FORMAT.md
 documents every field::
 
     data = frame(RecordType.SAMPLES, encode_samples(sids, ts, vs, compress=True))
@@ -14,7 +14,9 @@ import enum
 import struct
 import sys
 import zlib
+from itertools import chain
 
+import cramjam
 import msgpack
 import numpy as np
 
@@ -65,8 +67,8 @@ _NUL_JOINED, _CHAR_LENGTHS = 0, 1
 
 def encode_series(sids: np.ndarray, labels: list[Labels]) -> bytes:
     n = len(labels)
-    npairs = np.fromiter((len(ls) // 2 for ls in labels), np.uint32, n)
-    strings = [s for ls in labels for s in ls]
+    npairs = np.fromiter(map(len, labels), np.uint32, n) // 2
+    strings = list(chain.from_iterable(labels))
     joined = "\x00".join(strings)
     if joined.count("\x00") == max(0, len(strings) - 1):
         tail = bytes((_NUL_JOINED,)) + joined.encode("utf-8")
@@ -114,20 +116,49 @@ def decode_series(payload) -> tuple[np.ndarray, list[Labels]]:
 
 
 # --- samples ------------------------------------------------------------------
-_RAW, _PCO = 0, 1
-# Below this many samples pcodec's headers outweigh what it saves.
+# 0: raw columns; 1: pcodec columns (written before shuffled snappy replaced
+# it, still read); 2: shuffled snappy (see FORMAT.md).
+_RAW, _PCO, _SNAPPY = 0, 1, 2
+# Below this many samples compression costs more than it saves.
 _MIN_COMPRESS = 32
+_snappy_compress = cramjam.snappy.compress_raw
+_snappy_decompress = cramjam.snappy.decompress_raw
 
 
 def encode_samples(sids: np.ndarray, ts: np.ndarray, vals: np.ndarray, compress: bool = True) -> bytes:
+    """A samples payload: raw columns, or (``compress``) shuffled snappy.
+
+    Shuffled snappy is written on every append, so it is chosen for speed
+    (≈ 20 ns per sample, against ≈ 150 for pcodec): series ids and
+    timestamps become differences from the sample before, and the bytes of
+    the three int64 columns are laid out byte plane by byte plane (every
+    column's lowest bytes, then the next ones ...), so that the near-zero
+    high bytes of small differences and the shared exponent bytes of values
+    form the long runs snappy compresses."""
     n = len(ts)
     sids = np.asarray(sids, np.int64)
     ts = np.asarray(ts, np.int64)
     vals = np.asarray(vals, np.float64)
     if compress and n >= _MIN_COMPRESS:
-        blobs = [codec.encode(sids), codec.encode(ts), codec.encode(vals)]
-        return struct.pack("<IBIII", n, _PCO, *map(len, blobs)) + b"".join(blobs)
+        cols = np.empty(3 * n, np.int64)
+        cols[0] = sids[0]
+        np.subtract(sids[1:], sids[:-1], out=cols[1:n])
+        cols[n] = ts[0]
+        np.subtract(ts[1:], ts[:-1], out=cols[n + 1 : 2 * n])
+        cols[2 * n :] = vals.view(np.int64)
+        planes = cols.view(np.uint8).reshape(3 * n, 8).T.tobytes()
+        return struct.pack("<IB", n, _SNAPPY) + bytes(_snappy_compress(planes))
     return struct.pack("<IB", n, _RAW) + sids.tobytes() + ts.tobytes() + vals.tobytes()
+
+
+def _snappy_length(data) -> int:
+    """The uncompressed length a snappy block declares (its varint preamble)."""
+    n = 0
+    for i in range(min(len(data), 5)):
+        n |= (data[i] & 0x7F) << (7 * i)
+        if data[i] < 0x80:
+            return n
+    raise ValueError("bad snappy length preamble")
 
 
 def decode_samples(payload) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,6 +172,17 @@ def decode_samples(payload) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             ts = np.frombuffer(payload, np.int64, n, pos + 8 * n)
             vals = np.frombuffer(payload, np.float64, n, pos + 16 * n)
             return sids.copy(), ts.copy(), vals.copy()
+        if enc == _SNAPPY:
+            block = memoryview(payload)[5:]
+            if _snappy_length(block) != 24 * n:  # checked before anything is allocated
+                raise ValueError("shuffled sample record declares the wrong size")
+            raw = bytes(_snappy_decompress(block))
+            if len(raw) != 24 * n:
+                raise ValueError("shuffled sample record has the wrong size")
+            cols = np.frombuffer(raw, np.uint8).reshape(8, 3 * n).T.copy().view(np.int64).reshape(-1)
+            sids = np.cumsum(cols[:n])
+            ts = np.cumsum(cols[n : 2 * n])
+            return sids, ts, cols[2 * n :].view(np.float64)
         if enc == _PCO:
             _, _, la, lb, lc = struct.unpack_from("<IBIII", payload, 0)
             pos = 17
@@ -152,7 +194,7 @@ def decode_samples(payload) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             vals = codec.decode(mv[pos + la + lb :], np.float64, n)
             return sids, ts, vals
         raise ValueError(f"unknown sample encoding {enc}")
-    except (ValueError, struct.error, codec.CorruptChunkError) as e:
+    except (ValueError, struct.error, codec.CorruptChunkError, cramjam.DecompressionError) as e:
         raise CorruptRecordError(f"bad samples record: {e}") from None
 
 

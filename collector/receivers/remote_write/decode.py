@@ -1,12 +1,17 @@
 """Remote-write 1.0 and 2.0 request bodies (uncompressed protobuf) → ``SampleBatch``.
 
-This is the ingestion hot path. Protobuf's C parser (upb) does the parsing
-against decoding views (``collector/protos/remote_write_view.proto``) that
-hand over a series' labels as one byte string; those bytes (1.0) or the
-resolved symbol strings (2.0) are the key of a :class:`LabelCache`, so a
-series seen before costs one lookup. A second, "probe" parse hands over every
-sample of the request in wire order, and :mod:`samples` decodes them all at
-once into numpy columns; no object is built per sample or per label::
+This is the ingestion hot path. A 1.0 request as real senders lay it out is
+decoded in array operations (:mod:`columnar`): protobuf's C parser hands
+over the series as byte strings, numpy finds their label fields and samples,
+and a series' label-field bytes are its key in a :class:`LabelCache`, so a
+series seen before costs a slice and one lookup. Everything else — 1.0
+requests with exemplars, native histograms or unusual layouts, and 2.0 —
+goes through protobuf decoding views
+(``collector/protos/remote_write_view.proto``) that hand over a series'
+``Label`` messages as byte strings (1.0) or resolved symbol strings (2.0) for
+the cache key, and a "probe" parse hands over every sample of the request in
+wire order for :mod:`samples` to decode at once into numpy columns. No
+object is built per sample, nor per label of a known series::
 
     decoded = decode_v1(body, LabelCache(100_000), LabelLimits())
     storage.append(decoded.batch)
@@ -23,10 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from collector.protos import remote_write_v1_pb2 as rw1  # metadata only
+from collector.protos import remote_write_v1_pb2 as rw1  # metadata and labels of odd requests
 from collector.protos import remote_write_view_pb2 as view
 from collector.receivers.errors import IngestError
 from collector.receivers.labelcache import LabelCache
+from collector.receivers.remote_write.columnar import decode_columns
+from collector.receivers.remote_write.labelfields import checked
 from collector.receivers.remote_write.samples import decode_samples
 from collector.receivers.telemetry import DROP_INVALID_LABELS, DROP_NATIVE_HISTOGRAM
 from storage.interface import MetricMetadata, MetricType, SampleBatch
@@ -74,80 +81,19 @@ def _metric_type(code: int) -> MetricType:
     return METRIC_TYPES[code] if 0 <= code < len(METRIC_TYPES) else MetricType.UNKNOWN
 
 
-def _checked(pairs: list[tuple[str, str]], limits: LabelLimits) -> Labels | InvalidLabels:
-    names = [n for n, _ in pairs]
-    if len(set(names)) != len(names):
-        dup = sorted(n for n in set(names) if names.count(n) > 1)
-        return InvalidLabels(f"series has duplicate label names {dup}")
-    labels = Labels.from_pairs(pairs)
+def _labels_v1(messages: tuple[bytes, ...], limits: LabelLimits) -> Labels | InvalidLabels:
+    """Labels from a series' ``Label`` messages, parsed by protobuf."""
     try:
-        labels.validate(limits)
-    except InvalidLabels as e:
-        return e
-    return labels
-
-
-def _varint(b: bytes, i: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if i >= len(b) or shift > 63:
-            raise ValueError("truncated varint")
-        c = b[i]
-        result |= (c & 0x7F) << shift
-        i += 1
-        if c < 0x80:
-            return result, i
-        shift += 7
-
-
-def _labels_v1(blob: bytes, limits: LabelLimits) -> Labels | InvalidLabels:
-    """Labels from a series' concatenated Label fields (see LabelsBlob in
-    remote_write_view.proto): a value (field 2) belongs to the name (field 1)
-    before it; a name followed by another name has an empty value, as proto3
-    omits empty strings. Unknown fields are skipped, as protobuf would."""
-    pairs: list[tuple[str, str]] = []
-    name: str | None = None
-    i, n = 0, len(blob)
-    try:
-        while i < n:
-            tag, i = _varint(blob, i)
-            field, wire = tag >> 3, tag & 7
-            if wire == 2:
-                size, i = _varint(blob, i)
-                if i + size > n:
-                    raise ValueError("truncated field")
-                raw = blob[i:i + size]
-                i += size
-                if field == 1:
-                    if name is not None:
-                        pairs.append((name, ""))
-                    name = raw.decode("utf-8")
-                elif field == 2:
-                    if name is None:
-                        return InvalidLabels("series has a label value without a name")
-                    pairs.append((name, raw.decode("utf-8")))
-                    name = None
-            elif wire == 0:
-                _, i = _varint(blob, i)
-            elif wire == 1:
-                i += 8
-            elif wire == 5:
-                i += 4
-            else:
-                raise ValueError(f"bad wire type {wire}")
-            if i > n:
-                raise ValueError("truncated field")
-    except (ValueError, UnicodeDecodeError) as e:
+        labels = [rw1.Label.FromString(m) for m in messages]
+    except DecodeError as e:
         return InvalidLabels(f"series has labels that are not valid protobuf/UTF-8 ({e})")
-    if name is not None:
-        pairs.append((name, ""))
-    return _checked(pairs, limits)
+    return checked([(lab.name, lab.value) for lab in labels], limits)
 
 
 def _labels_v2(strings: tuple[str, ...], limits: LabelLimits) -> Labels | InvalidLabels:
     if len(strings) % 2:
         return InvalidLabels("series has an odd number of labels_refs")
-    return _checked(list(zip(strings[0::2], strings[1::2])), limits)
+    return checked(list(zip(strings[0::2], strings[1::2])), limits)
 
 
 def _check_series_count(n: int, max_series: int) -> None:
@@ -196,23 +142,62 @@ def decode_v1(
     limits: LabelLimits = DEFAULT_LABEL_LIMITS,
     max_series: int = 0,
 ) -> Decoded:
-    """Decode a ``prometheus.WriteRequest``; IngestError 400 when it is not one."""
+    """Decode a ``prometheus.WriteRequest``; IngestError 400 when it is not one.
+
+    Requests laid out as real senders write them go through the vectorized
+    decoder (``columnar``); others (exemplars, native histograms, unusual
+    field order or label layout) through protobuf, message by message."""
+    try:
+        top = view.SeriesBytesV1.FromString(data)
+    except DecodeError as e:
+        raise IngestError(400, f"cannot decode prometheus.WriteRequest: {e}", "malformed") from None
+    series = list(top.timeseries)
+    _check_series_count(len(series), max_series)
+    cache = cache if cache is not None else LabelCache(0)
+    metadata = _metadata_v1(top.metadata)
+    cols = decode_columns(data, series, cache, limits, MAX_ERRORS)
+    if cols is None:
+        return _decode_v1_messages(data, cache, limits, metadata)
+    out = Decoded(SampleBatch(cols.series, cols.series_index, cols.timestamps, cols.values, metadata))
+    for reason, n in cols.dropped.items():
+        out.drop(reason, n)
+    out.errors = cols.errors
+    return out
+
+
+def _metadata_v1(blobs) -> dict[str, MetricMetadata]:
+    metadata: dict[str, MetricMetadata] = {}
+    for blob in blobs:
+        try:
+            m = rw1.MetricMetadata.FromString(blob)
+        except DecodeError as e:
+            raise IngestError(400, f"cannot decode prometheus.MetricMetadata: {e}", "malformed") from None
+        if m.metric_family_name:
+            metadata[m.metric_family_name] = MetricMetadata(_metric_type(m.type), m.help, m.unit)
+    return metadata
+
+
+def _decode_v1_messages(
+    data: bytes, cache: LabelCache, limits: LabelLimits, metadata: dict[str, MetricMetadata]
+) -> Decoded:
+    """The general 1.0 decoder: protobuf views, one series at a time."""
     try:
         req = view.WriteRequestV1.FromString(data)
         probe = view.ProbeV1.FromString(data).timeseries
     except DecodeError as e:
         raise IngestError(400, f"cannot decode prometheus.WriteRequest: {e}", "malformed") from None
     series_list = req.timeseries
-    _check_series_count(len(series_list), max_series)
     check_histograms = bool(probe.histograms)
-    cache = cache if cache is not None else LabelCache(0)
     out = Decoded(batch=None)  # type: ignore[arg-type]
     out.exemplars = len(probe.exemplars)
     cols = _Columns()
     slot, slots, slot_ids, counts = cols.slot, cols.series, cols.slot_ids, cols.counts
     cache_get, cache_put = cache.get, cache.put
     for s in series_list:
-        key = s.labels.SerializeToString()
+        # a tuple of the Label messages: it never equals a key of the
+        # vectorized decoder (bytes) nor of 2.0 (strings; only the empty
+        # tuple is shared, and both read it as the same empty label set)
+        key = tuple(s.labels)
         labels = cache_get(key)
         if labels is None:
             labels = cache_put(key, _labels_v1(key, limits))
@@ -233,14 +218,6 @@ def decode_v1(
             i = slot[labels] = len(slots)
             slots.append(labels)
         slot_ids.append(i)
-    metadata: dict[str, MetricMetadata] = {}
-    for blob in req.metadata:
-        try:
-            m = rw1.MetricMetadata.FromString(blob)
-        except DecodeError as e:
-            raise IngestError(400, f"cannot decode prometheus.MetricMetadata: {e}", "malformed") from None
-        if m.metric_family_name:
-            metadata[m.metric_family_name] = MetricMetadata(_metric_type(m.type), m.help, m.unit)
     out.batch = _batch(cols, probe.samples, metadata)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,3 +61,47 @@ def test_any_damage_to_a_frame_is_detected(payload, flip):
     good = rec.frame(rec.RecordType.METADATA, payload)
     for cut in range(len(good)):
         assert rec.check_frame(good[:cut], 0) is None
+
+
+def _node_like(n: int):
+    sids = np.repeat(np.arange(1000, 1000 + n // 10, dtype=np.int64), 10)
+    ts = np.tile(np.arange(10, dtype=np.int64) * 15_000 + 1_700_000_000_000, n // 10)
+    vs = np.round(np.cumsum(np.random.default_rng(1).random(n) * 100), 2)
+    return sids, ts, vs
+
+
+def test_compressed_samples_are_shuffled_snappy_and_smaller():
+    sids, ts, vs = _node_like(5000)
+    payload = rec.encode_samples(sids, ts, vs, compress=True)
+    assert payload[4] == 2  # the shuffled snappy encoding
+    assert len(payload) < 0.5 * len(rec.encode_samples(sids, ts, vs, compress=False))
+    a, b, c = rec.decode_samples(payload)
+    assert (a == sids).all() and (b == ts).all() and (c == vs).all()
+
+
+def test_pcodec_records_of_earlier_versions_are_still_read():
+    import struct
+
+    from storage.tsdb import codec
+
+    sids, ts, vs = _node_like(100)
+    blobs = [codec.encode(sids), codec.encode(ts), codec.encode(vs)]
+    payload = struct.pack("<IBIII", len(ts), 1, *map(len, blobs)) + b"".join(blobs)
+    a, b, c = rec.decode_samples(payload)
+    assert (a == sids).all() and (b == ts).all() and (c == vs).all()
+
+
+@pytest.mark.parametrize("damage", ["declared", "garbage", "short"])
+def test_damaged_shuffled_records_are_refused(damage):
+    import struct
+
+    sids, ts, vs = _node_like(100)
+    payload = bytearray(rec.encode_samples(sids, ts, vs, compress=True))
+    if damage == "declared":  # claims another sample count than its block holds
+        payload[0:4] = struct.pack("<I", 101)
+    elif damage == "garbage":
+        payload[5:] = b"\xff" * (len(payload) - 5)
+    else:
+        del payload[-10:]
+    with pytest.raises(rec.CorruptRecordError):
+        rec.decode_samples(bytes(payload))
