@@ -11,6 +11,8 @@ import functools
 
 import re2
 
+from collector.relabel.process import expand  # Go's Regexp.Expand, shared with relabeling
+
 __all__ = ["GoRegexpError", "compile_go", "must_compile", "match_string", "replace_all"]
 
 _OPTS = re2.Options()
@@ -80,48 +82,6 @@ def match_string(pattern: str, s: str) -> bool:
     return compile_go(pattern).search(s) is not None
 
 
-def _expand(template: str, m, ngroups: int, groupindex) -> str:
-    """Go's Regexp.Expand: $1, ${1}, $name, ${name}, $$; unknown names are empty."""
-    out = []
-    i = 0
-    n = len(template)
-    while i < n:
-        j = template.find("$", i)
-        if j < 0:
-            out.append(template[i:])
-            break
-        out.append(template[i:j])
-        i = j + 1
-        if i < n and template[i] == "$":
-            out.append("$")
-            i += 1
-            continue
-        name = None
-        if i < n and template[i] == "{":
-            k = template.find("}", i + 1)
-            cand = template[i + 1 : k] if k >= 0 else ""
-            if k >= 0 and cand and all(c.isalnum() or c == "_" for c in cand):
-                name = cand
-                i = k + 1
-        else:
-            k = i
-            while k < n and (template[k].isalnum() or template[k] == "_"):
-                k += 1
-            if k > i:
-                name = template[i:k]
-                i = k
-        if name is None:
-            out.append("$")  # a malformed reference is kept as text
-            continue
-        if name.isdigit():
-            idx = int(name)
-            if idx <= ngroups:
-                out.append(m.group(idx) or "")
-        elif name in groupindex:
-            out.append(m.group(groupindex[name]) or "")
-    return "".join(out)
-
-
 def replace_all(regex, src: str, repl: str) -> str:
     """Go's ReplaceAllString: successive non-overlapping matches, an empty match
     right after a previous match is not replaced."""
@@ -129,7 +89,6 @@ def replace_all(regex, src: str, repl: str) -> str:
     last_end = 0
     pos = 0
     n = len(src)
-    groupindex = regex.groupindex
     while pos <= n:
         m = regex.search(src, pos)
         if m is None:
@@ -137,7 +96,7 @@ def replace_all(regex, src: str, repl: str) -> str:
         a0, a1 = m.span()
         out.append(src[last_end:a0])
         if a1 > last_end or a0 == 0:
-            out.append(_expand(repl, m, regex.groups, groupindex))
+            out.append(expand(repl, m, regex))
         last_end = a1
         if pos + 1 > a1:
             pos += 1
