@@ -29,8 +29,8 @@ METRIC_NAME = "__name__"
 # UTF-8 name when quoted; Spyglass accepts the same on ingestion (a valid,
 # non-empty UTF-8 string) and these patterns tell exposition code when a name
 # must be quoted.
-_LEGACY_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LEGACY_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_LEGACY_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_LEGACY_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
 
 def is_legacy_metric_name(name: str) -> bool:
@@ -196,6 +196,8 @@ class Labels(tuple):
             return False
 
     def _validate_each(self, limits: LabelLimits) -> None:
+        if len(self) & 1:
+            raise InvalidLabels(f"malformed label set: label {self[-1]!r} has no value")
         n = self.num_labels()
         if n == 0:
             raise InvalidLabels("empty label set")

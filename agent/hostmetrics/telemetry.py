@@ -6,19 +6,15 @@ m.errors.labels("diskstats").inc()
 
 from __future__ import annotations
 
-import threading
-import weakref
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from spyglass.telemetry import PerRegistry
 
 
-class AgentMetrics:
+class AgentMetrics(PerRegistry):
     """Per-collector duration and errors, and the size of the last collection."""
 
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, AgentMetrics] = (
-        weakref.WeakKeyDictionary()
-    )
-    _lock = threading.Lock()
 
     def __init__(self, registry: CollectorRegistry):
         self.duration = Gauge(
@@ -46,12 +42,3 @@ class AgentMetrics:
             registry=registry,
         )
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = None) -> AgentMetrics:
-        """The one instance for ``registry`` (default: prometheus_client's global one)."""
-        registry = REGISTRY if registry is None else registry
-        with cls._lock:
-            m = cls._by_registry.get(registry)
-            if m is None:
-                m = cls._by_registry[registry] = cls(registry)
-            return m

@@ -23,7 +23,7 @@ import re2
 
 from alerting.notify.wire import go_quote, go_unquote
 
-_LEGACY_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_LEGACY_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
 
 def is_legacy_label_name(name: str) -> bool:

@@ -10,11 +10,11 @@ prefix. The registry is injected; tests pass a fresh ``CollectorRegistry``::
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Summary
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
+
+from spyglass.telemetry import PerRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -45,21 +45,10 @@ class _StateGauges(Collector):
         yield g
 
 
-class NotifyTelemetry:
+class NotifyTelemetry(PerRegistry):
     """All metrics of alerting.notify and alerting.api."""
 
-    _by_registry: "weakref.WeakKeyDictionary[CollectorRegistry, NotifyTelemetry]" = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = None) -> NotifyTelemetry:
-        """One instance per registry, so a re-created Notifier does not register twice."""
-        registry = registry if registry is not None else REGISTRY
-        with cls._lock:
-            tel = cls._by_registry.get(registry)
-            if tel is None:
-                tel = cls._by_registry[registry] = cls(registry)
-            return tel
 
     def __init__(self, registry: CollectorRegistry):
         r = registry

@@ -11,10 +11,10 @@ can show all ingestion on one panel. Anything not stored is counted in
 
 from __future__ import annotations
 
-import threading
-import weakref
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from spyglass.telemetry import PerRegistry
 
 # Reasons of spyglass_receiver_samples_dropped_total besides storage.interface.RejectReason.
 DROP_NATIVE_HISTOGRAM = "native_histogram"
@@ -24,13 +24,9 @@ DROP_INVALID_LABELS = "invalid_labels"
 DROP_INVALID_VALUE = "invalid_value"
 
 
-class ReceiverMetrics:
+class ReceiverMetrics(PerRegistry):
     """Counters shared by the receivers; build with :meth:`for_registry`."""
 
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ReceiverMetrics] = (
-        weakref.WeakKeyDictionary()
-    )
-    _lock = threading.Lock()
 
     def __init__(self, registry: CollectorRegistry):
         self.requests = Counter(
@@ -84,12 +80,3 @@ class ReceiverMetrics:
             registry=registry,
         )
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = None) -> ReceiverMetrics:
-        """The one instance for ``registry`` (default: prometheus_client's global one)."""
-        registry = REGISTRY if registry is None else registry
-        with cls._lock:
-            m = cls._by_registry.get(registry)
-            if m is None:
-                m = cls._by_registry[registry] = cls(registry)
-            return m

@@ -26,8 +26,8 @@ DEFAULT_REPLACEMENT = "$1"
 
 # Legacy label-name syntax plus ``$var`` / ``${var}`` references (Prometheus's
 # ``relabelTargetLegacy``), for target labels and labelmap replacements.
-_LEGACY_TARGET_WITH_VARS = re.compile(r"^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+$", re.ASCII)
-_LEGACY_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_LEGACY_TARGET_WITH_VARS = re.compile(r"^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+\Z", re.ASCII)
+_LEGACY_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
 
 class Action(str, enum.Enum):

@@ -9,19 +9,15 @@ the default ``prometheus_client.REGISTRY`` is shared)::
 
 from __future__ import annotations
 
-import threading
-import weakref
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-_lock = threading.Lock()
+from spyglass.telemetry import PerRegistry
+
 # Keyed weakly by the registry itself: an id() could be reused by a new registry.
-_by_registry: "weakref.WeakKeyDictionary[CollectorRegistry, EngineMetrics]" = (
-    weakref.WeakKeyDictionary()
-)
 
 
-class EngineMetrics:
+class EngineMetrics(PerRegistry):
     def __init__(self, registry: CollectorRegistry):
         self.queries = Counter(
             "spyglass_promql_queries_total",
@@ -64,11 +60,3 @@ class EngineMetrics:
             child = self._results[name] = self.queries.labels(result=name)
         return child
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None) -> "EngineMetrics":
-        registry = registry if registry is not None else REGISTRY
-        with _lock:
-            m = _by_registry.get(registry)
-            if m is None:
-                m = _by_registry[registry] = cls(registry)
-            return m

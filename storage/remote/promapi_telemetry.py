@@ -9,29 +9,18 @@ credentials), so several clients can share the default registry::
 
 from __future__ import annotations
 
-import threading
-import weakref
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from spyglass.telemetry import PerRegistry
 
 _P = "spyglass_promapi_"
 
 
-class PromAPITelemetry:
+class PromAPITelemetry(PerRegistry):
     """Counters of one registry (``None``: collectors that are not registered anywhere)."""
 
-    _by_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = REGISTRY) -> PromAPITelemetry:
-        if registry is None:
-            return cls(None)
-        with cls._lock:
-            t = cls._by_registry.get(registry)
-            if t is None:
-                t = cls._by_registry[registry] = cls(registry)
-            return t
 
     def __init__(self, registry: CollectorRegistry | None):
         r = registry

@@ -6,29 +6,18 @@ labelled by queue name (``remote_name``) and URL.
 
 from __future__ import annotations
 
-import threading
-import weakref
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from spyglass.telemetry import PerRegistry
 
 _L = ["remote_name", "url"]
 
 
-class RemoteWriteTelemetry:
+class RemoteWriteTelemetry(PerRegistry):
     """Counters and gauges of every remote-write queue of one registry."""
 
-    _by_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = REGISTRY) -> RemoteWriteTelemetry:
-        if registry is None:
-            return cls(None)
-        with cls._lock:
-            t = cls._by_registry.get(registry)
-            if t is None:
-                t = cls._by_registry[registry] = cls(registry)
-            return t
 
     def __init__(self, registry: CollectorRegistry | None):
         r = registry

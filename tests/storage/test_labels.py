@@ -58,3 +58,11 @@ def test_unsorted_or_repeated_names_are_invalid():
         with pytest.raises(InvalidLabels, match="duplicate or unsorted"):
             Labels.from_sorted_flat(flat).validate()
     Labels.from_sorted_flat(["__name__", "m", "a", "1"]).validate()
+
+
+def test_a_trailing_newline_is_not_a_legacy_name():
+    # Python's `$` also matches before a final newline; names must not.
+    from storage.labels import is_legacy_label_name, is_legacy_metric_name
+
+    assert not is_legacy_label_name("A\n") and not is_legacy_metric_name("up\n")
+    assert str(Labels.from_dict({"__name__": "up", "A\n": "x"})) == 'up{"A\\n"="x"}'
