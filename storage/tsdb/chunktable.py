@@ -22,10 +22,12 @@ the same way. See FORMAT.md for the layout::
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from pcodec import ChunkConfig
 
 from storage.interface import StorageError
 from storage.tsdb import codec
@@ -36,6 +38,7 @@ from storage.tsdb.codec import (
     ranges_index,
     search_segments,
 )
+from storage.tsdb.groupcache import TIMESTAMPS, VALUES, GroupCache
 
 # Target samples per compressed group: big enough that pcodec's per-chunk
 # header and the Python call cost vanish, small enough that a selective query
@@ -62,6 +65,13 @@ PAGE_LADDER_MS = (
 
 _I64_MIN = np.iinfo(np.int64).min
 _I64_MAX = np.iinfo(np.int64).max
+
+# Table identities for the decoded-group cache: never reused in a process.
+_table_uids = itertools.count(1)
+
+# A read that wants less than 1/SPARSE_SHARE of a decoded group's values
+# caches only the chunks it wanted (``PartialGroup``), not the whole group.
+SPARSE_SHARE = 4
 
 
 def choose_page_ms(counts: np.ndarray, ts: np.ndarray) -> int:
@@ -149,6 +159,8 @@ class ChunkTable:
     vg_chunk: np.ndarray  # int64 first chunk of each value group, value groups + 1
     tgroups: GroupTable
     buf: object  # bytes or mmap holding the compressed groups
+    # this table's identity in a GroupCache (tables never change)
+    uid: int = field(default_factory=_table_uids.__next__, compare=False)
 
     @property
     def num_rows(self) -> int:
@@ -187,12 +199,18 @@ class ChunkTable:
         rows = np.asarray(rows, np.int64)
         return self.read_runs(rows, mint, maxt).to_csr(len(rows))
 
-    def read_runs(self, rows: np.ndarray, mint: int | None = None, maxt: int | None = None) -> Runs:
+    def read_runs(
+        self,
+        rows: np.ndarray,
+        mint: int | None = None,
+        maxt: int | None = None,
+        cache: GroupCache | None = None,
+    ) -> Runs:
         """Like ``read`` but without gathering: the samples of each chunk of
         ``rows`` in ``[mint, maxt]`` as a run in the decoded buffers, for
         callers that copy them once into their own output (``merge.assemble``).
         Only the pages overlapping the range are decoded, and of those only
-        the groups holding a wanted chunk."""
+        the groups holding a wanted chunk (taken from ``cache`` when there)."""
         rows = np.asarray(rows, np.int64)
         n = len(rows)
         lo = _I64_MIN if mint is None else mint
@@ -209,11 +227,10 @@ class ChunkTable:
         # array, not per chunk and never per sample
         urefs, inv = np.unique(self.chunk_tsref[ch], return_inverse=True)
         inv = inv.reshape(-1)
-        tg = self.uts_group[urefs].astype(np.int64)
-        need_t = np.unique(tg)
-        tbuf, tbase = self._decode_timestamp_groups(need_t)
-        ustart = tbase[np.searchsorted(need_t, tg)] + self.uts_off[urefs]
         ulen = self.uts_len[urefs].astype(np.int64)
+        tbuf, ustart, added = self._load(
+            TIMESTAMPS, urefs, self.uts_group[urefs], self.uts_off[urefs], ulen, cache, 0
+        )
         ulo = None
         if lo > int(self.page_mint[pages[0]]) or hi < int(self.page_maxt[pages[-1]]):
             cut = np.flatnonzero((tbuf[ustart] < lo) | (tbuf[ustart + ulen - 1] > hi))
@@ -235,10 +252,9 @@ class ChunkTable:
                 if len(ch) == 0:
                     return Runs.empty(n)
         vg = np.searchsorted(self.vg_chunk, ch, "right") - 1
-        need_v = np.unique(vg)
-        vbuf, vbase = self._decode_value_groups(need_v)
-        vstart = vbase[np.searchsorted(need_v, vg)] + self.chunk_voff[ch] + chunk_lo
-        return Runs(counts, tbuf, tstart, vbuf, vstart, pos)
+        full = self.uts_len[self.chunk_tsref[ch]].astype(np.int64)
+        vbuf, cstart, _ = self._load(VALUES, ch, vg, self.chunk_voff[ch], full, cache, added)
+        return Runs(counts, tbuf, tstart, vbuf, cstart + chunk_lo, pos)
 
     def _chunks_of(self, rows: np.ndarray, pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Chunks of ``rows`` in ``pages`` (page by page, rows ascending) and
@@ -270,14 +286,91 @@ class ChunkTable:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(found_c), np.concatenate(found_p)
 
-    def _decode_timestamp_groups(self, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode timestamp groups ``gids`` into one buffer; returns it and
-        where each group starts in it."""
-        base = offsets_from_counts(self.tgroups.n[gids].astype(np.int64))
-        out = np.empty(int(base[-1]), np.int64)
-        for i, g in enumerate(gids.tolist()):
-            codec.decode_into(self._group_bytes(self.tgroups, g), out[base[i] : base[i + 1]])
-        return out, base[:-1]
+    def _load(
+        self,
+        kind: int,
+        items: np.ndarray,
+        group: np.ndarray,
+        pos: np.ndarray,
+        length: np.ndarray,
+        cache: GroupCache | None,
+        added: int,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Decoded data of ``items`` (ascending ids of chunks for VALUES or of
+        unique timestamp arrays for TIMESTAMPS) with their ``group``, their
+        ``pos``ition inside the decoded group and ``length``: one buffer,
+        where each item starts in it, and the bytes this read has added to
+        ``cache`` (``added`` before this call). The groups holding the items
+        are decoded, or taken from ``cache``: a whole decoded group, or,
+        where an earlier read wanted few of a group's items, just those (see
+        groupcache.py)."""
+        group = np.asarray(group, np.int64)
+        pos = np.asarray(pos, np.int64)
+        first = np.flatnonzero(np.append(True, group[1:] != group[:-1]))
+        gids = group[first]
+        table = self.vgroups if kind == VALUES else self.tgroups
+        sizes = table.n[gids].astype(np.int64)
+        dtype = np.float64 if kind == VALUES else np.int64
+        decode = self._decode_value_group if kind == VALUES else self._decode_timestamp_group
+        if cache is None:
+            base = offsets_from_counts(sizes)
+            out = np.empty(int(base[-1]), dtype)
+            for i, g in enumerate(gids.tolist()):
+                decode(g, out[base[i] : base[i + 1]])
+            return out, np.repeat(base[:-1], np.diff(np.append(first, len(items)))) + pos, added
+        uid = self.uid
+        bounds = np.append(first, len(items)).tolist()
+        glist = gids.tolist()
+        found = cache.lookup([(uid, kind, g) for g in glist])
+        # per group: what it contributes to the buffer (a cached array, the
+        # wanted part of a partial entry, or None: decode it) and its length
+        data: list[np.ndarray | None] = []
+        lens = np.empty(len(glist), np.int64)
+        starts = np.empty(len(items), np.int64)
+        for j, hit in enumerate(found):
+            a, b = bounds[j], bounds[j + 1]
+            if isinstance(hit, PartialGroup):
+                k = hit.find(items[a:b])
+                if k is None:
+                    hit = None
+                else:
+                    data.append(hit.data)
+                    lens[j] = len(hit.data)
+                    starts[a:b] = hit.offs[k]
+                    continue
+            data.append(hit)
+            lens[j] = len(hit) if hit is not None else int(sizes[j])
+            starts[a:b] = pos[a:b]
+        base = offsets_from_counts(lens)
+        starts += np.repeat(base[:-1], np.diff(bounds))
+        if len(data) == 1 and data[0] is not None:
+            return data[0], starts, added
+        out = np.empty(int(base[-1]), dtype)
+        for j, g in enumerate(glist):
+            seg = out[base[j] : base[j + 1]]
+            if data[j] is not None:
+                seg[:] = data[j]
+                continue
+            decode(g, seg)
+            # keep what later reads of these items need: the whole group, or
+            # only these items when they are a small share of it; one read
+            # adds at most what the cache admits, so a wide one cannot
+            # flush it
+            a, b = bounds[j], bounds[j + 1]
+            sparse = int(length[a:b].sum()) * SPARSE_SHARE < len(seg)
+            size = 8 * int(length[a:b].sum()) + 16 * (b - a) if sparse else seg.nbytes
+            key = (uid, kind, g)
+            if not cache.admits(added + size) or not cache.second_time(key):
+                continue
+            if sparse:
+                cache.put(key, PartialGroup.of(items[a:b], seg, pos[a:b], length[a:b]))
+            else:  # a lone group is the buffer itself: the cache takes it
+                cache.put(key, out if len(glist) == 1 else seg.copy())
+            added += size
+        return out, starts, added
+
+    def _decode_timestamp_group(self, g: int, out: np.ndarray) -> None:
+        codec.decode_into(self._group_bytes(self.tgroups, g), out)
 
     def _group_bytes(self, table: GroupTable, g: int):
         off, size = int(table.off[g]), int(table.size[g])
@@ -285,15 +378,6 @@ class ChunkTable:
         if codec.crc32(data) != int(table.crc[g]):
             raise CorruptChunkError(f"checksum mismatch in chunk group {g} at byte {off}")
         return data
-
-    def _decode_value_groups(self, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode value groups ``gids`` (each in its class layout) into one
-        buffer; returns it and where each group starts in it."""
-        base = offsets_from_counts(self.vgroups.n[gids].astype(np.int64))
-        out = np.empty(int(base[-1]), np.float64)
-        for i, g in enumerate(gids.tolist()):
-            self._decode_value_group(g, out[base[i] : base[i + 1]])
-        return out, base[:-1]
 
     def _decode_value_group(self, g: int, out: np.ndarray) -> None:
         c0, c1 = int(self.vg_chunk[g]), int(self.vg_chunk[g + 1])
@@ -383,6 +467,34 @@ def _from_version1(a: dict[str, np.ndarray], n_vgroups: int) -> dict[str, np.nda
         out["page_chunk"] = np.zeros(1, np.int64)
     out["vg_chunk"] = np.searchsorted(a["row_vgroup"], np.arange(n_vgroups + 1)).astype(np.int64)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PartialGroup:
+    """Some items (chunks, or unique timestamp arrays) of a decoded group,
+    cut out of it: item ``items[i]`` is ``data[offs[i]:offs[i] + its length]``."""
+
+    items: np.ndarray  # int64, ascending
+    offs: np.ndarray  # int64
+    data: np.ndarray
+
+    @classmethod
+    def of(cls, items: np.ndarray, group: np.ndarray, pos: np.ndarray, length: np.ndarray) -> PartialGroup:
+        """Items at ``pos``/``length`` of the decoded ``group``."""
+        length = np.asarray(length, np.int64)
+        data = group[ranges_index(pos, length)]
+        return cls(np.array(items, np.int64), offsets_from_counts(length)[:-1], data)
+
+    @property
+    def nbytes(self) -> int:
+        return self.items.nbytes + self.offs.nbytes + self.data.nbytes
+
+    def find(self, items: np.ndarray) -> np.ndarray | None:
+        """Positions of ``items`` (ascending) in this entry, or None unless all are here."""
+        k = np.searchsorted(self.items, items)
+        if len(self.items) == 0 or int(k.max()) >= len(self.items) or not (self.items[k] == items).all():
+            return None
+        return k
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,7 +598,8 @@ class ChunkTableBuilder:
     memory and ``finish()`` returns a table over one ``bytes`` buffer. Block
     writers pass a file writer and attach the file afterwards. ``page_ms``
     fixes the page duration (0: one page); by default the first batch's
-    sample interval chooses it (``choose_page_ms``).
+    sample interval chooses it (``choose_page_ms``). ``config`` is the
+    pcodec effort (``codec.SEAL_CONFIG`` for freshly sealed head parts).
     """
 
     def __init__(
@@ -495,6 +608,7 @@ class ChunkTableBuilder:
         group_samples: int = GROUP_SAMPLES,
         start_offset: int = 0,
         page_ms: int | None = None,
+        config: ChunkConfig = codec.BLOCK_CONFIG,
     ):
         self._pieces: list[bytes] | None = [] if write is None else None
         self._write = write if write is not None else self._pieces.append
@@ -504,6 +618,7 @@ class ChunkTableBuilder:
         if page_ms is not None and page_ms < 0:
             raise ValueError("page_ms must not be negative")
         self.page_ms = page_ms
+        self._config = config
         self._rows: dict[str, list[np.ndarray]] = {f: [] for f in ROW_FIELDS}
         # per chunk, in the order built; finish() sorts them by (page, row)
         self._chunks: dict[str, list[np.ndarray]] = {
@@ -518,7 +633,7 @@ class ChunkTableBuilder:
 
     def _emit(self, kind: str, column: np.ndarray, data: bytes | None = None) -> None:
         if data is None:
-            data = codec.encode(column)
+            data = codec.encode(column, self._config)
         self._write(data)
         g = self._groups[kind]
         g[0].append(self._pos)
@@ -572,7 +687,7 @@ class ChunkTableBuilder:
         a = 0
         for b in edges.tolist():
             column = vals[coffs[a] : coffs[b]]
-            data, pos = codec.encode_values(ccount[a:b], column)
+            data, pos = codec.encode_values(ccount[a:b], column, self._config)
             voff[a:b] = pos
             self._emit("vg", column, data)
             a = b

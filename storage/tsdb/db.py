@@ -4,9 +4,10 @@
 damaged tail) and starts two threads: one fsyncs the WAL periodically, one
 compresses full head buffers ("sealing") off the append path. ``append`` validates a batch,
 writes it to the WAL and applies it to the head under one lock, so an
-acknowledged batch is durable. ``maintenance()`` is the periodic job: cut
-blocks from the head, merge head parts, checkpoint the WAL, compact blocks,
-apply retention::
+acknowledged batch is durable. Reads keep groups they decode again and
+again in a bounded cache (``groupcache.py``, ``group_cache_bytes``).
+``maintenance()`` is the periodic job: cut blocks from the head, merge head
+parts, checkpoint the WAL, compact blocks, apply retention::
 
     db = TSDB.open("data", TSDBOptions(retention_ms=30 * DAY_MS))
     db.append(batch)
@@ -41,6 +42,7 @@ from storage.tsdb import compact as compaction
 from storage.tsdb import wal as walmod
 from storage.tsdb.block import TMP_CREATION, TMP_DELETION, Block, BlockWriter, is_ulid
 from storage.tsdb.fileio import FileIO, is_disk_full
+from storage.tsdb.groupcache import GroupCache
 from storage.tsdb.head import INT64_MIN, Head
 from storage.tsdb.merge import assemble
 from storage.tsdb.options import TSDBOptions
@@ -86,6 +88,9 @@ class TSDB:
         self.clock = clock
         self.io = io
         self.head = Head(options, metrics)
+        self.group_cache = (
+            GroupCache(options.group_cache_bytes, metrics) if options.group_cache_bytes else None
+        )
         self.wal: walmod.WAL | None = None
         self._blocks: list[Block] = []
         self._blocks_lock = threading.Lock()
@@ -142,6 +147,8 @@ class TSDB:
         )
         self.metrics.head_series.set_function(lambda: self.head.num_series)
         self.metrics.storage_size.set_function(self.size_bytes)
+        cache = self.group_cache
+        self.metrics.group_cache_size.set_function(lambda: cache.nbytes if cache is not None else 0)
         if self.opts.wal_fsync_interval_s > 0 and not self.opts.wal_fsync_every_batch:
             self._syncer = threading.Thread(target=self._sync_loop, name="tsdb-wal-sync", daemon=True)
             self._syncer.start()
@@ -275,7 +282,7 @@ class TSDB:
     def querier(self, mint: int, maxt: int) -> TSDBQuerier:
         if self._closed:
             raise StorageError("TSDB is closed")
-        return TSDBQuerier(self.blocks, self.head, mint, maxt)
+        return TSDBQuerier(self.blocks, self.head, mint, maxt, self.group_cache)
 
     def metadata(self, metric: str | None = None, limit: int = 0) -> dict[str, list[MetricMetadata]]:
         with self.head.lock:
@@ -499,6 +506,8 @@ class TSDB:
             self._closed = True
             if self.wal is not None:
                 self.wal.close()
+        if self.group_cache is not None:
+            self.group_cache.clear()
         self._release()
 
     def _release(self) -> None:

@@ -42,6 +42,7 @@ from storage.tsdb import appendrules as rules
 from storage.tsdb import walrecords as rec
 from storage.tsdb.appendrules import INT64_MAX, INT64_MIN, Existing
 from storage.tsdb.chunktable import ChunkTableBuilder
+from storage.tsdb.codec import SEAL_CONFIG, ranges_index
 from storage.tsdb.headdata import HeadPart, HeadSnapshot, OpenLog, SidColumn
 from storage.tsdb.merge import assemble
 from storage.tsdb.options import TSDBOptions
@@ -80,7 +81,14 @@ class _HeadIndex:
         if len(lists) == 1:
             return np.array(lists[0], np.int64)
         total = sum(map(len, lists))
-        return np.unique(np.fromiter(itertools.chain.from_iterable(lists), np.int64, total))
+        # a series has one value per name, so these lists are disjoint: when
+        # they hold as many ids as the head has series, they are all of them
+        # (``__name__=~".+"``)
+        if total == len(self.h._series):
+            return self.h._live_sids()
+        ids = np.fromiter(itertools.chain.from_iterable(lists), np.int64, total)
+        ids.sort()
+        return ids
 
     def postings_for_range(self, name: str, lo: int, hi: int) -> np.ndarray:
         return self.postings_for(name, self.label_values(name)[lo:hi])
@@ -523,20 +531,21 @@ class Head:
                     self.metrics.head_parts.set(len(self._parts))
 
     def _encode_log(self, log: OpenLog, rank: np.ndarray) -> HeadPart | None:
-        sid, ts, val = log.view()
-        if len(ts) == 0:
+        n = log.n
+        if n == 0:
             return None
-        order = np.lexsort((ts, rank[sid]))  # stable: arrival order breaks ties
-        s_sid, s_ts = sid[order], ts[order]
-        keep = np.ones(len(order), bool)
-        keep[1:] = (s_sid[1:] != s_sid[:-1]) | (s_ts[1:] != s_ts[:-1])
-        if not keep.all():
-            order, s_sid, s_ts = order[keep], s_sid[keep], s_ts[keep]
-        bounds = np.flatnonzero(np.append(True, s_sid[1:] != s_sid[:-1]))
-        counts = np.diff(np.append(bounds, len(s_sid)))
-        b = ChunkTableBuilder()
-        b.add(counts, s_ts, val[order])
-        return HeadPart.build(b.finish(), s_sid[bounds].copy())
+        # the log by series and time (cached when queries read it already);
+        # parts hold series in label order: move whole series runs
+        o = log.order(n)
+        counts = np.diff(o.off)
+        by_rank = np.argsort(rank[o.sids], kind="stable")
+        ts, val = o.ts, o.val
+        if (by_rank[1:] < by_rank[:-1]).any():
+            idx = ranges_index(o.off[:-1][by_rank], counts[by_rank])
+            ts, val = ts[idx], val[idx]
+        b = ChunkTableBuilder(config=SEAL_CONFIG)
+        b.add(counts[by_rank], ts, val)
+        return HeadPart.build(b.finish(), o.sids[by_rank])
 
     def merge_parts(self) -> int:
         """Merge parts in size tiers (``head_merge_fanout`` parts of one tier
@@ -713,19 +722,18 @@ class Head:
             if len(sids):
                 keep = (self._first_ts.a[sids] <= maxt) & (self._last_ts.a[sids] >= mint)
                 sids = sids[keep]
-            labels = [self._labels[s] for s in sids.tolist()]
-            logs = [log.view() for log in self._frozen + [self._log]]
             rank, _ = self._ranks()
             order = np.argsort(rank[sids], kind="stable")
-            return HeadSnapshot(sids, labels, list(self._parts), logs, max(self._next_sid, 1), order)
+            labels = [self._labels[s] for s in sids[order].tolist()]
+            logs = [(log, log.n) for log in self._frozen + [self._log]]
+            return HeadSnapshot(sids, labels, list(self._parts), logs, order)
 
     def snapshot_sids(self, sids: np.ndarray, labels: list[Labels]) -> HeadSnapshot:
         """Snapshot of the given sorted sids (some may be new, not yet
         committed), for the out-of-order duplicate check."""
         with self.lock:
-            logs = [log.view() for log in self._frozen + [self._log]]
-            space = max(self._next_sid, int(sids.max()) + 1 if len(sids) else 1)
-            return HeadSnapshot(sids, labels, list(self._parts), logs, space)
+            logs = [(log, log.n) for log in self._frozen + [self._log]]
+            return HeadSnapshot(sids, labels, list(self._parts), logs)
 
     def label_names(self) -> list[str]:
         with self.lock:

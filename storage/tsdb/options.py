@@ -65,6 +65,11 @@ class TSDBOptions:
     head_seal_samples: int = 1 << 18
     # The head merges sealed parts once this many parts of one size tier exist.
     head_merge_fanout: int = 4
+    # Bytes of decoded chunk groups kept for reads that come back to the
+    # same pages (rules, subqueries, refreshed dashboards; see
+    # groupcache.py): resident memory grows by up to this much once reads
+    # repeat. 0 disables the cache.
+    group_cache_bytes: int = 32 * MiB
 
     def __post_init__(self):
         if self.block_duration_ms <= 0:
@@ -76,6 +81,7 @@ class TSDBOptions:
             "out_of_order_window_ms",
             "max_future_skew_ms",
             "max_series",
+            "group_cache_bytes",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

@@ -21,6 +21,7 @@ from storage.interface import QueryLimitError, SelectHints, SeriesSet
 from storage.labels import Labels, Matcher
 from storage.tsdb.block import Block
 from storage.tsdb.codec import offsets_from_counts
+from storage.tsdb.groupcache import GroupCache
 from storage.tsdb.head import Head, HeadSnapshot
 from storage.tsdb.merge import assemble
 from storage.tsdb.postings import select_postings
@@ -30,15 +31,19 @@ class TSDBQuerier:
     """A ``storage.interface.Querier`` over the blocks and head of one TSDB:
     ``db.querier(mint, maxt).select(matchers, SelectHints(max_samples=...))``."""
 
-    def __init__(self, blocks: Sequence[Block], head: Head, mint: int, maxt: int):
+    def __init__(
+        self, blocks: Sequence[Block], head: Head, mint: int, maxt: int, cache: GroupCache | None = None
+    ):
         self.mint, self.maxt = mint, maxt
+        self._cache = cache
         self._blocks = sorted(
             (b for b in blocks if b.overlaps(mint, maxt)), key=lambda b: (b.min_time, b.ulid)
         )
         self._head = head
 
     def _sources(self, matchers: Sequence[Matcher]):
-        """Per source: (block or head snapshot, rows/sids, labels)."""
+        """Per source: (block or head snapshot, rows/sids, labels in label
+        order; for the head, see ``HeadSnapshot.labels``)."""
         out: list[tuple[Block | HeadSnapshot, np.ndarray, list[Labels]]] = []
         for b in self._blocks:
             rows = select_postings(b.index, matchers) if matchers else b.index.all_postings()
@@ -61,11 +66,8 @@ class TSDBQuerier:
             out_of = [np.arange(len(out_labels), dtype=np.int64)]
         elif len(sources) == 1:
             snap = sources[0][0]
-            order = snap.label_order
-            out_labels = [snap.labels[i] for i in order.tolist()]
-            inverse = np.empty(len(order), np.int64)
-            inverse[order] = np.arange(len(order))
-            out_of = [inverse]
+            out_labels = snap.labels
+            out_of = [_inverse(snap.label_order)]
         else:
             out_labels, out_of = _union(sources)
         n = len(out_labels)
@@ -75,9 +77,11 @@ class TSDBQuerier:
         loaded = 0
         for (src, rows, _), out in zip(sources, out_of):
             if isinstance(src, Block):
-                src_pieces = [(out, src.table.read_runs(rows, self.mint, self.maxt))]
+                src_pieces = [(out, src.table.read_runs(rows, self.mint, self.maxt, self._cache))]
             else:  # head: rows of its pieces are positions in snap.sids
-                src_pieces = [(out[which], runs) for which, runs in src.pieces(self.mint, self.maxt)]
+                src_pieces = [
+                    (out[which], runs) for which, runs in src.pieces(self.mint, self.maxt, self._cache)
+                ]
             loaded += sum(runs.num_samples for _, runs in src_pieces)
             if hints.max_samples and loaded > hints.max_samples:
                 raise QueryLimitError(
@@ -133,29 +137,35 @@ class TSDBQuerier:
         self._blocks = []
 
 
+def _inverse(order: np.ndarray) -> np.ndarray:
+    inverse = np.empty(len(order), np.int64)
+    inverse[order] = np.arange(len(order))
+    return inverse
+
+
 def _union(sources) -> tuple[list[Labels], list[np.ndarray]]:
     """The sorted union of the sources' series and, per source, the output
     row of each of its series. Consecutive blocks usually hold the same
     series: then one list comparison replaces hashing and sorting them."""
-    ordered = []
-    for src, _, lbls in sources:
-        if isinstance(src, Block):  # block rows are in label order
-            ordered.append((lbls, None))
+    # every source's labels are in label order; the head's rows are
+    # positions in its sids, which label_order maps them to
+    orders = [None if isinstance(src, Block) else src.label_order for src, _, _ in sources]
+    lists = [lbls for _, _, lbls in sources]
+    first = lists[0]
+    if all(len(lbls) == len(first) for lbls in lists) and all(lbls == first for lbls in lists[1:]):
+        positions = [np.arange(len(first), dtype=np.int64)] * len(lists)
+        out_labels = first
+    else:
+        out_labels, positions = _merge_labels(lists)
+    out_of = []
+    for pos, order in zip(positions, orders):
+        if order is None:
+            out_of.append(pos)
         else:
-            order = src.label_order
-            ordered.append(([lbls[i] for i in order.tolist()], order))
-    first = ordered[0][0]
-    if all(len(lbls) == len(first) for lbls, _ in ordered) and all(lbls == first for lbls, _ in ordered[1:]):
-        out_of = []
-        for lbls, order in ordered:
-            if order is None:
-                out_of.append(np.arange(len(lbls), dtype=np.int64))
-            else:
-                inverse = np.empty(len(order), np.int64)
-                inverse[order] = np.arange(len(order))
-                out_of.append(inverse)
-        return first, out_of
-    return _merge_labels([lbls for _, _, lbls in sources])
+            rows = np.empty(len(order), np.int64)
+            rows[order] = pos
+            out_of.append(rows)
+    return out_labels, out_of
 
 
 def _merge_labels(lists: list[list[Labels]]) -> tuple[list[Labels], list[np.ndarray]]:

@@ -129,6 +129,30 @@ class TSDBMetrics:
         self.storage_size = add(
             Gauge(_P + "storage_size_bytes", "Bytes on disk: blocks and WAL.", registry=None)
         )
+        self.group_cache_hits = add(
+            Counter(
+                _P + "group_cache_hits_total",
+                "Reads of a compressed chunk group served from the decoded-group cache.",
+                registry=None,
+            )
+        )
+        self.group_cache_misses = add(
+            Counter(
+                _P + "group_cache_misses_total",
+                "Reads of a compressed chunk group that had to decode it.",
+                registry=None,
+            )
+        )
+        self.group_cache_evictions = add(
+            Counter(
+                _P + "group_cache_evictions_total",
+                "Decoded groups dropped from the cache to stay within its size.",
+                registry=None,
+            )
+        )
+        self.group_cache_size = add(
+            Gauge(_P + "group_cache_size_bytes", "Bytes held by the decoded-group cache.", registry=None)
+        )
         for c in self._collectors:
             try:
                 self.registry.register(c)

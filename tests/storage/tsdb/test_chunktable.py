@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.interface import STALE_NAN
+from storage.tsdb import codec
 from storage.tsdb.chunktable import ChunkTable, ChunkTableBuilder, unique_rows
 from storage.tsdb.codec import CorruptChunkError
 
@@ -30,9 +31,13 @@ row = st.lists(st.tuples(timestamps, floats), min_size=1, max_size=40, unique_by
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.lists(row, min_size=1, max_size=6), min_size=1, max_size=3), st.integers(1, 64))
-def test_round_trip_over_several_adds(batches, group):
-    b = ChunkTableBuilder(group_samples=group)
+@given(
+    st.lists(st.lists(row, min_size=1, max_size=6), min_size=1, max_size=3),
+    st.integers(1, 64),
+    st.sampled_from([codec.BLOCK_CONFIG, codec.SEAL_CONFIG]),
+)
+def test_round_trip_over_several_adds(batches, group, config):
+    b = ChunkTableBuilder(group_samples=group, config=config)
     all_rows = []
     for rows in batches:
         b.add(*_rows(rows))

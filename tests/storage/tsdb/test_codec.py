@@ -84,11 +84,11 @@ value_rows = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(value_rows)
-def test_value_group_round_trip_is_bit_exact(rows):
+@given(value_rows, st.sampled_from([codec.BLOCK_CONFIG, codec.SEAL_CONFIG]))
+def test_value_group_round_trip_is_bit_exact(rows, config):
     counts = np.array([len(r) for r in rows], np.int64)
     vals = np.array([v for r in rows for v in r], np.float64)
-    data, row_pos = codec.encode_values(counts, vals)
+    data, row_pos = codec.encode_values(counts, vals, config)
     out = np.empty(len(vals))
     codec.decode_values(data, counts, out)
     # rows come back at the positions encode_values reported
@@ -102,3 +102,40 @@ def test_value_classes():
     counts = np.array([len(r) for r in rows])
     vals = np.array([v for r in rows for v in r])
     assert codec.value_classes(counts, vals).tolist() == [0, 2, 1, -1, -1, -1, -1]
+
+
+def classes_by_definition(rows: list[list[float]]) -> list[int]:
+    """The smallest k in 0..4 for which every value of the row is exactly
+    int64(n) / 10**k for an integer |n| < 2**53, as decoding rebuilds it."""
+    out = []
+    for r in rows:
+        cls = -1
+        for k in range(codec.MAX_DECIMALS + 1):
+            ok = True
+            for v in r:
+                x = v * 10.0**k
+                n = round(x) if np.isfinite(x) else None
+                if n is None or abs(n) >= 2**53:
+                    ok = False
+                    break
+                back = float(np.float64(np.int64(n)) / 10.0**k) if k else float(np.int64(n))
+                if struct_bits(back) != struct_bits(v):
+                    ok = False
+                    break
+            if ok:
+                cls = k
+                break
+        out.append(cls)
+    return out
+
+
+def struct_bits(v: float) -> int:
+    return int(np.array([v], np.float64).view(np.uint64)[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(value_rows)
+def test_value_classes_follow_the_definition(rows):
+    counts = np.array([len(r) for r in rows], np.int64)
+    vals = np.array([v for r in rows for v in r], np.float64)
+    assert codec.value_classes(counts, vals).tolist() == classes_by_definition(rows)

@@ -1,0 +1,69 @@
+"""Merging sources into one CSR: every copy strategy (one source, long runs
+copied by slices, short runs gathered per source) gives the time-ordered
+union of the sources, the oldest source winning a repeated timestamp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storage.tsdb import merge
+from storage.tsdb.chunktable import Runs
+
+N_ROWS = 6
+
+# one source: per output row, a sorted run of distinct timestamps (maybe empty)
+source = st.lists(
+    st.lists(st.integers(0, 400), unique=True, max_size=40).map(sorted), min_size=N_ROWS, max_size=N_ROWS
+)
+
+
+def as_piece(rows: list[list[int]], k: int, rng: np.random.Generator):
+    """The source as a piece: its non-empty rows in a random order, its runs
+    at random places in padded buffers whose values say (source, time)."""
+    present = [i for i, r in enumerate(rows) if r]
+    order = rng.permutation(len(present))
+    out_rows = np.array([present[i] for i in order], np.int64)
+    ts_src, vs_src, ts_start, vs_start, counts = [], [], [], [], []
+    for i in order.tolist():
+        r = rows[present[i]]
+        pad = int(rng.integers(0, 3))
+        ts_start.append(len(ts_src) + pad)
+        ts_src.extend([-1] * pad + r)
+        vpad = int(rng.integers(0, 3))
+        vs_start.append(len(vs_src) + vpad)
+        vs_src.extend([-1.0] * vpad + [k * 1000 + t for t in r])
+        counts.append(len(r))
+    runs = Runs(
+        np.array(counts, np.int64),
+        np.array(ts_src, np.int64),
+        np.array(ts_start, np.int64),
+        np.array(vs_src, np.float64),
+        np.array(vs_start, np.int64),
+    )
+    return out_rows, runs
+
+
+@pytest.mark.parametrize("slice_run", [1, 10**9])
+@settings(max_examples=100, deadline=None)
+@given(st.lists(source, min_size=1, max_size=4), st.integers(0, 2**32 - 1))
+def test_assemble_is_the_union_with_the_oldest_source_first(slice_run, sources, seed):
+    rng = np.random.default_rng(seed)
+    pieces = [as_piece(rows, k, rng) for k, rows in enumerate(sources)]
+    orig = merge.MERGE_SLICE_RUN
+    merge.MERGE_SLICE_RUN = slice_run  # both copy strategies of several sources
+    try:
+        counts, ts, vals = merge.assemble(N_ROWS, pieces)
+    finally:
+        merge.MERGE_SLICE_RUN = orig
+    offs = np.concatenate([[0], np.cumsum(counts)])
+    for row in range(N_ROWS):
+        first: dict[int, float] = {}
+        for k, rows in enumerate(sources):
+            for t in rows[row]:
+                first.setdefault(t, k * 1000 + t)
+        exp = sorted(first.items())
+        a, b = offs[row], offs[row + 1]
+        assert list(zip(ts[a:b].tolist(), vals[a:b].tolist())) == exp
