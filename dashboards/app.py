@@ -27,7 +27,18 @@ from dashboards.client import AlertmanagerClient, PrometheusClient
 from dashboards.components import NAV, shell
 from dashboards.context import AppContext
 from dashboards.grafana.timerange import DEFAULT_SCRAPE_INTERVAL_MS
-from dashboards.pages import alerts, dashboard, dashboards_list, explore, home, rules, status, targets
+from dashboards.pages import (
+    alerts,
+    dashboard,
+    dashboards_list,
+    explore,
+    home,
+    rules,
+    status,
+    targets,
+)
+from dashboards.querycache import QueryCache
+from dashboards.responses import install as install_response_policy
 from dashboards.store import BUILTIN_DIR, DashboardStore, open_store
 from dashboards.telemetry import DashboardsTelemetry
 from dashboards.urlstate import parse_query
@@ -75,7 +86,8 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
                     dashboards_dir: str | Path | None = None,
                     query_workers: int = 8,
                     clock_ms: Callable[[], int] | None = None,
-                    store: DashboardStore | None = None) -> dash.Dash:
+                    store: DashboardStore | None = None,
+                    query_cache: QueryCache | None = None) -> dash.Dash:
     """Build the UI.
 
     ``api_base_url``: the Prometheus-compatible API (``/api/v1/...``);
@@ -85,7 +97,9 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
     ``dashboards_dir``: a folder provisioned at start (``--dashboards DIR``);
     ``scrape_interval_ms``: the scrape interval ``$__rate_interval`` assumes;
     ``store``: an already provisioned store to share (then ``store_dir``,
-    ``provision_builtin`` and ``dashboards_dir`` are the caller's business).
+    ``provision_builtin`` and ``dashboards_dir`` are the caller's business);
+    ``query_cache``: the panel range-query cache (default: one with
+    ``QueryCache``'s defaults on this app's clock).
     The context (store, clients) is on ``app.spyglass`` for the lead's wiring.
     """
     prefix = requests_pathname_prefix if requests_pathname_prefix.endswith("/") \
@@ -107,6 +121,7 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
     )
     if clock_ms is not None:
         ctx.clock_ms = clock_ms
+    ctx.query_cache = query_cache or QueryCache(clock_ms=lambda: ctx.clock_ms(), telemetry=telemetry)
     app = dash.Dash(
         __name__,
         requests_pathname_prefix=prefix,
@@ -116,13 +131,16 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
         title="Spyglass",
         update_title=None,
         serve_locally=True,
+        # responses.install compresses what the UI sends (callback answers fast, files once)
         compress=False,
-        # Dashboard panels draw their figures with plotly.js directly (assets/panels.js),
-        # so plotly.js must be on every page, not only where a dcc.Graph appears.
-        external_scripts=[prefix + "_dash-component-suites/plotly/package_data/plotly.min.js"],
+        # plotly.js comes from assets/vendor (a partial bundle, see its PROVENANCE.md),
+        # loaded on every page before Dash's renderer: dashboard panels draw with it
+        # directly (assets/panels.js), and dcc.Graph finds window.Plotly and does not
+        # fetch Dash's full 4.8 MB bundle.
     )
     app.layout = shell(prefix)
     app.spyglass = ctx  # type: ignore[attr-defined]
+    install_response_policy(app.server, prefix)
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), State("url", "search"))
     def _route(pathname, search):
@@ -139,11 +157,6 @@ def create_dash_app(api_base_url: str, store_dir: str | Path, *,
                 (p == "/dashboards" and path.startswith("/d/"))
             out.append("nav-link active" if active else "nav-link")
         return out
-
-    # The panel width decides each query's step (one point per pixel).
-    app.clientside_callback(
-        "function(p){return {width: window.innerWidth, height: window.innerHeight};}",
-        Output("viewport", "data"), Input("url", "pathname"))
 
     for page in (dashboard, dashboards_list, explore, alerts, rules, targets, status, home):
         page.register(app, ctx)

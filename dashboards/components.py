@@ -22,7 +22,6 @@ def shell(prefix: str) -> html.Div:
              for path, label, key in NAV]
     return html.Div([
         dcc.Location(id="url", refresh="callback-nav"),
-        dcc.Store(id="viewport", storage_type="memory"),
         html.Header([
             dcc.Link([html.Span("◉", className="logo-mark"), html.Span("Spyglass")],
                      href=href("/"), className="brand"),

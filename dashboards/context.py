@@ -9,6 +9,7 @@ from typing import Callable
 
 from dashboards.client import AlertmanagerClient, PrometheusClient
 from dashboards.grafana.timerange import DEFAULT_SCRAPE_INTERVAL_MS
+from dashboards.querycache import QueryCache
 from dashboards.store import DashboardStore
 from dashboards.telemetry import DashboardsTelemetry
 from dashboards.variables import VariableCache
@@ -31,6 +32,8 @@ class AppContext:
     prefix: str = "/"
     scrape_interval_ms: int = DEFAULT_SCRAPE_INTERVAL_MS
     clock_ms: Callable[[], int] = field(default=_now_ms)
+    # panel range queries, kept and extended as time moves on (set by create_dash_app)
+    query_cache: QueryCache | None = None
 
     def href(self, path: str) -> str:
         return self.prefix.rstrip("/") + path

@@ -1,10 +1,14 @@
 """Running a panel's queries: interpolate, pick instant or range, size the step to
 the panel's pixel width (server-side downsampling), query in parallel, and turn
-the answers into frames with transformations applied."""
+the answers into frames with transformations applied.
+
+Range queries run on a grid aligned to absolute multiples of the step (start and
+end rounded down to it, as Grafana does), so that consecutive loads ask for the
+same steps and ``QueryCache`` can answer the old ones from memory. Identical
+queries of several panels in one batch run once."""
 
 from __future__ import annotations
 
-import math
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from dashboards.grafana.timerange import (
     rate_interval,
 )
 from dashboards.grafana.transforms import apply_transformations
+from dashboards.querycache import QueryCache
 
 # Panels whose instant targets are read as one value per series.
 _REDUCING = frozenset({"stat", "gauge", "bargauge", "table"})
@@ -39,6 +44,7 @@ class TargetRun:
     series: int
     samples: int
     error: str = ""
+    cache: str = ""  # how the query cache answered: hit, partial, miss, uncacheable
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,12 @@ class _Plan:
     kind: str
     step_ms: int
 
+    def query_key(self, tr: TimeRange) -> tuple:
+        """Plans with equal keys ask the API the same question."""
+        if self.kind == "instant":
+            return (self.expr, "instant", tr.to_ms)
+        return (self.expr, "range", self.step_ms)
+
 
 def _plan(req: PanelRequest, tr: TimeRange, scrape_interval_ms: int,
           dashboard_title: str) -> tuple[list[_Plan], int]:
@@ -113,30 +125,46 @@ def _plan(req: PanelRequest, tr: TimeRange, scrape_interval_ms: int,
     return plans, panel_iv
 
 
-def _execute(api: PrometheusClient, plan: _Plan, tr: TimeRange,
-             ) -> tuple[_Plan, QueryResult | None, TargetRun]:
+def aligned_range(tr: TimeRange, step_ms: int) -> tuple[int, int]:
+    """(start, end) in ms rounded down to multiples of the step."""
+    step_ms = max(step_ms, 1)
+    return tr.from_ms // step_ms * step_ms, tr.to_ms // step_ms * step_ms
+
+
+def _execute(api: PrometheusClient, plan: _Plan, tr: TimeRange, cache: QueryCache | None,
+             ) -> tuple[QueryResult | None, str, str, float]:
+    """(result, error, how the cache answered, seconds) of one plan."""
     q0 = time.perf_counter()
-    step_s = plan.step_ms / 1000
+    how = ""
     try:
         if plan.kind == "instant":
-            res = api.query(plan.expr, tr.to_ms / 1000)
+            if cache is not None:
+                res, how = cache.query(api, plan.expr, tr.to_ms)
+            else:
+                res = api.query(plan.expr, tr.to_ms / 1000)
         else:
-            # align to the step so consecutive refreshes hit the same points
-            start = math.floor(tr.from_ms / plan.step_ms) * step_s
-            res = api.query_range(plan.expr, start, tr.to_ms / 1000, step_s)
+            start, end = aligned_range(tr, plan.step_ms)
+            if cache is not None:
+                res, how = cache.query_range(api, plan.expr, start, end, plan.step_ms)
+            else:
+                res = api.query_range(plan.expr, start / 1000, end / 1000, plan.step_ms / 1000)
     except APIError as e:
-        return plan, None, TargetRun(plan.target.ref_id, plan.expr, plan.kind, step_s,
-                                     time.perf_counter() - q0, 0, 0, e.message)
-    return plan, res, TargetRun(plan.target.ref_id, plan.expr, plan.kind, step_s,
-                                time.perf_counter() - q0, len(res.series), res.samples)
+        return None, e.message, how, time.perf_counter() - q0
+    return res, "", how, time.perf_counter() - q0
 
 
 def run_panels(api: PrometheusClient, requests: Sequence[PanelRequest], tr: TimeRange, *,
                scrape_interval_ms: int = DEFAULT_SCRAPE_INTERVAL_MS,
                executor: Executor | None = None, dashboard_title: str = "",
-               ) -> dict[str, PanelData]:
-    """Query every visible target of every panel — all at once on ``executor`` — and
-    build each panel's frames, transformations applied."""
+               cache: QueryCache | None = None,
+               prefetch: Sequence[PanelRequest] = ()) -> dict[str, PanelData]:
+    """Query every visible target of every panel — all at once on ``executor``, each
+    distinct query once, through ``cache`` when given — and build each panel's
+    frames, transformations applied.
+
+    ``prefetch``: panels wanted soon after (the rows below a page's first screen):
+    their queries are queued on ``executor`` behind these and not waited for; their
+    answers land in ``cache`` for the call that renders them."""
     t0 = time.perf_counter()
     all_plans: list[_Plan] = []
     intervals: dict[str, int] = {}
@@ -144,13 +172,29 @@ def run_panels(api: PrometheusClient, requests: Sequence[PanelRequest], tr: Time
         plans, iv = _plan(req, tr, scrape_interval_ms, dashboard_title)
         all_plans.extend(plans)
         intervals[req.key] = iv
-    if executor is not None and len(all_plans) > 1:
-        answers = list(executor.map(lambda p: _execute(api, p, tr), all_plans))
+    distinct: dict[tuple, _Plan] = {}
+    for p in all_plans:
+        distinct.setdefault(p.query_key(tr), p)
+    todo = list(distinct.items())
+
+    def run(item: tuple[tuple, _Plan]) -> tuple[tuple, tuple[QueryResult | None, str, str, float]]:
+        return item[0], _execute(api, item[1], tr, cache)
+
+    if executor is not None and (len(todo) > 1 or prefetch):
+        futures = [executor.submit(run, item) for item in todo]
+        if cache is not None:
+            _prefetch(api, prefetch, tr, set(distinct), scrape_interval_ms, executor,
+                      dashboard_title, cache)
+        done = dict(f.result() for f in futures)
     else:
-        answers = [_execute(api, p, tr) for p in all_plans]
+        done = dict(map(run, todo))
     by_key: dict[str, list[tuple[Target, QueryResult | None, TargetRun]]] = {}
-    for plan, res, run in answers:
-        by_key.setdefault(plan.key, []).append((plan.target, res, run))
+    for plan in all_plans:
+        res, error, how, elapsed = done[plan.query_key(tr)]
+        step_s = plan.step_ms / 1000
+        run_info = TargetRun(plan.target.ref_id, plan.expr, plan.kind, step_s, elapsed,
+                             len(res.series) if res else 0, res.samples if res else 0, error, how)
+        by_key.setdefault(plan.key, []).append((plan.target, res, run_info))
     out = {}
     for req in requests:
         got = by_key.get(req.key, [])
@@ -165,13 +209,27 @@ def run_panels(api: PrometheusClient, requests: Sequence[PanelRequest], tr: Time
     return out
 
 
+def _prefetch(api: PrometheusClient, requests: Sequence[PanelRequest], tr: TimeRange,
+              asked: set[tuple], scrape_interval_ms: int, executor: Executor, dashboard_title: str,
+              cache: QueryCache) -> None:
+    seen = set(asked)
+    for req in requests:
+        for plan in _plan(req, tr, scrape_interval_ms, dashboard_title)[0]:
+            key = plan.query_key(tr)
+            if key not in seen:
+                seen.add(key)
+                # the answer (or error) goes to the cache; nobody waits for it here
+                executor.submit(_execute, api, plan, tr, cache)
+
+
 def run_panel(api: PrometheusClient, panel: Panel, tr: TimeRange, scope: Mapping[str, ScopeValue],
               width_px: int, *, scrape_interval_ms: int = DEFAULT_SCRAPE_INTERVAL_MS,
-              executor: Executor | None = None, dashboard_title: str = "") -> PanelData:
+              executor: Executor | None = None, dashboard_title: str = "",
+              cache: QueryCache | None = None) -> PanelData:
     """One panel's data (see ``run_panels``)."""
     return run_panels(api, [PanelRequest("p", panel, scope, width_px)], tr,
                       scrape_interval_ms=scrape_interval_ms, executor=executor,
-                      dashboard_title=dashboard_title)["p"]
+                      dashboard_title=dashboard_title, cache=cache)["p"]
 
 
 def _frames(panel: Panel, answers: Sequence[tuple[Target, QueryResult | None, TargetRun]],

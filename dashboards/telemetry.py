@@ -6,16 +6,14 @@ so that several apps (tests) can share the default registry without clashing.
 
 from __future__ import annotations
 
-import threading
-from weakref import WeakKeyDictionary
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-_LOCK = threading.Lock()
-_BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, "DashboardsTelemetry"] = WeakKeyDictionary()
+from spyglass.telemetry import PerRegistry
 
 
-class DashboardsTelemetry:
+
+class DashboardsTelemetry(PerRegistry):
     """Counters and histograms of the UI; usage: ``t = DashboardsTelemetry.for_registry()``."""
 
     def __init__(self, registry: CollectorRegistry):
@@ -39,16 +37,15 @@ class DashboardsTelemetry:
         self.variable_cache = Counter(
             "spyglass_dashboards_variable_cache_requests_total",
             "Variable query lookups, by result (hit or miss).", ["result"], registry=registry)
+        self.query_cache = Counter(
+            "spyglass_dashboards_query_cache_requests_total",
+            "Panel queries by how the query cache answered them: hit (memory only), "
+            "partial (only the newest steps of a range asked), miss, uncacheable.", ["result"],
+            registry=registry)
+        self.query_cache_samples = Gauge(
+            "spyglass_dashboards_query_cache_samples",
+            "Samples held by the panel query cache.", registry=registry)
         self.stored = Gauge(
             "spyglass_dashboards_stored_dashboards",
             "Dashboards in the dashboard store.", registry=registry)
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None = None) -> DashboardsTelemetry:
-        reg = REGISTRY if registry is None else registry
-        with _LOCK:
-            t = _BY_REGISTRY.get(reg)
-            if t is None:
-                t = cls(reg)
-                _BY_REGISTRY[reg] = t
-            return t

@@ -1,42 +1,58 @@
 """A dashboard at ``/d/<uid>``: variables, time range, rows and panels.
 
+The page arrives with its first screen: the route callback renders the open
+sections that start within the window's height (``first_screen``) with their
+data (``render_sections``: all their queries in one parallel batch, identical ones
+once), and the sections callback brings all the others in one more request. Their
+queries start in the background with the first screen's (``prefetch``), so the
+browser draws the first screen while the server works on the rest.
+
 Callbacks (plain functions below, wired in ``register``):
 - ``on_controls``: a variable, the time range, the refresh interval or a drag-zoom
-  changed → variables re-resolve (chained), the URL and the view state follow.
-- ``on_section``: one section (row) renders its panels — its queries all run in
-  parallel — when it appears, the state changes, the row is toggled or auto-refresh
-  ticks. Collapsed rows query nothing, as in Grafana.
+  changed → variables re-resolve (chained), the URL and the view state follow; when
+  the grid must be rebuilt (variables, expand rows) it comes back with its data.
+- sections: one callback for all rows re-renders what changed in one request —
+  the rows still loading when a grid appears, the toggled row, or every open row
+  when the view state changes or auto-refresh ticks. Collapsed rows query nothing,
+  as in Grafana. Each section's meta store records the view state it was rendered
+  for (none while loading), so what arrived with its data is not queried twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Collection, Mapping, Sequence
 
-from dash import ALL, MATCH, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from dashboards.components import notice, refresh_ms, time_picker, zoom_out, zoom_range
 from dashboards.context import AppContext
 from dashboards.grafana.layout import PlacedPanel, Section, sections
 from dashboards.grafana.model import Dashboard
-from dashboards.grafana.template import ALL as ALL_VALUE, VarValue, interpolate
+from dashboards.grafana.template import ALL as ALL_VALUE
+from dashboards.grafana.template import VarValue, interpolate
 from dashboards.grafana.timerange import TimeRange, TimeRangeError
-from dashboards.panelquery import PanelRequest, run_panels
-from dashboards.htmlrender import panel_host
+from dashboards.htmlrender import NotRenderable, to_html
+from dashboards.panelquery import PanelData, PanelRequest, run_panels
 from dashboards.panels import STATIC, render_panel
 from dashboards.panels.common import GAP_PX, ROW_PX, PanelContext
 from dashboards.store import StoredDashboard
 from dashboards.urlstate import ViewState
 from dashboards.variables import ResolvedVariable, resolve_variables, scope_of
+from dashboards.viewport import DEFAULT_WIDTH as DEFAULT_VIEWPORT
+from dashboards.viewport import Viewport, current_viewport
 
 P = "dv"
-DEFAULT_VIEWPORT = 1600
 PAGE_PADDING = 32
 
 
-def _time(ctx: AppContext, state: ViewState) -> TimeRange:
-    return TimeRange.parse(state.raw_from, state.raw_to, now_ms=ctx.clock_ms())
+def _time(ctx: AppContext, state: ViewState, now_ms: int | None = None) -> TimeRange:
+    return TimeRange.parse(state.raw_from, state.raw_to,
+                           now_ms=ctx.clock_ms() if now_ms is None else now_ms)
 
 
 def _resolve(ctx: AppContext, model: Dashboard, state: ViewState, tr: TimeRange,
@@ -89,7 +105,13 @@ def _placeholder(pp: PlacedPanel) -> html.Div:
                                     html.Div(className="panel-body loading")], className="panel"))
 
 
-def _section_component(s: Section, expand: bool, scope: Mapping[str, Any]) -> html.Div:
+def state_stamp(state_json: Mapping[str, Any]) -> str:
+    """A short fingerprint of a view state (what a section was rendered for)."""
+    return hashlib.sha1(json.dumps(state_json, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _section_component(s: Section, expand: bool, scope: Mapping[str, Any],
+                       rendered: Mapping[str, list[Any]] | None, stamp: str | None) -> html.Div:
     collapsed = s.collapsed and not expand
     title = interpolate(s.title, {**scope, **s.scoped}, default_format="glob")
     header = html.Button(
@@ -98,15 +120,53 @@ def _section_component(s: Section, expand: bool, scope: Mapping[str, Any]) -> ht
         id={"type": "dv-row", "key": s.key}, n_clicks=0,
         className="row-header" + (" collapsed" if collapsed else ""),
         style=None if s.is_row else {"display": "none"})
-    body = [] if collapsed else [_placeholder(pp) for pp in s.panels]
+    if collapsed:
+        body: list[Any] = []
+    elif rendered is not None and s.key in rendered:
+        body = rendered[s.key]
+    else:
+        body, stamp = [_placeholder(pp) for pp in s.panels], None
     return html.Div([header,
-                     dcc.Store(id={"type": "dv-sec-meta", "key": s.key}, data={"collapsed": collapsed}),
+                     dcc.Store(id={"type": "dv-sec-meta", "key": s.key},
+                               data={"collapsed": collapsed, "state": stamp}),
                      html.Div(body, id={"type": "dv-sec", "key": s.key}, className="dash-grid")],
                     className="dash-section")
 
 
-def grid_children(model: Dashboard, values: Mapping[str, VarValue], expand: bool) -> list[Any]:
-    return [_section_component(s, expand, values) for s in sections(model, values)]
+def grid_children(model: Dashboard, values: Mapping[str, VarValue], expand: bool,
+                  rendered: Mapping[str, list[Any]] | None = None,
+                  stamp: str | None = None) -> list[Any]:
+    """The sections; open ones hold ``rendered[key]`` when given (rendered for the
+    view state ``stamp``), loading placeholders otherwise."""
+    return [_section_component(s, expand, values, rendered, stamp) for s in sections(model, values)]
+
+
+# Sections rendered with the page: those starting within this many screen heights.
+FIRST_SCREENS = 1.0
+_ROW_HEADER_PX = 40
+
+
+def open_section_keys(model: Dashboard, values: Mapping[str, VarValue], expand: bool) -> list[str]:
+    return [s.key for s in sections(model, values) if not (s.collapsed and not expand)]
+
+
+def first_screen(model: Dashboard, values: Mapping[str, VarValue], expand: bool,
+                 viewport: Viewport) -> list[str]:
+    """The open sections that start within ``FIRST_SCREENS`` of the top of the page
+    (at least one): what the page should bring along instead of loading after."""
+    budget = viewport.height * FIRST_SCREENS
+    top = 0.0
+    out = []
+    for s in sections(model, values):
+        collapsed = s.collapsed and not expand
+        if top > budget and out:
+            break
+        if not collapsed:
+            out.append(s.key)
+            rows = max((pp.grid.y + pp.grid.h for pp in s.panels), default=0)
+            top += rows * (ROW_PX + GAP_PX)
+        top += _ROW_HEADER_PX if s.is_row else 0
+    return out
 
 
 def layout(ctx: AppContext, uid: str, query: Mapping[str, list[str]]) -> Any:
@@ -117,10 +177,11 @@ def layout(ctx: AppContext, uid: str, query: Mapping[str, list[str]]) -> Any:
                          dcc.Link("All dashboards", href=ctx.href("/dashboards"))], className="page-pad")
     model = stored.model
     state = ViewState.from_query(query, model.time_from, model.time_to, model.refresh)
+    now = ctx.clock_ms()
     try:
-        tr = _time(ctx, state)
+        tr = _time(ctx, state, now)
     except TimeRangeError as e:
-        tr = TimeRange.parse(model.time_from, model.time_to, now_ms=ctx.clock_ms())
+        tr = TimeRange.parse(model.time_from, model.time_to, now_ms=now)
         bad = notice(str(e), "error")
         state = ViewState(model.time_from, model.time_to, state.refresh, state.variables, state.expand_rows)
     else:
@@ -128,6 +189,11 @@ def layout(ctx: AppContext, uid: str, query: Mapping[str, list[str]]) -> Any:
     resolved = _resolve(ctx, model, state, tr)
     state = selected_state(state, resolved)
     values = _var_values(resolved)
+    state_json = {"uid": uid, **state.to_json(), "now": now}
+    viewport = current_viewport()
+    first = first_screen(model, values, state.expand_rows, viewport)
+    rendered = render_sections(ctx, stored, state, first, viewport, tr=tr, resolved=resolved,
+                               prefetch=open_section_keys(model, values, state.expand_rows))
     links = [html.A(l.title, href=l.url if l.url.startswith(("http://", "https://", "/")) else "#",
                     target="_blank" if l.target_blank else None, className="dash-link")
              for l in model.links if l.type == "link" and l.url]
@@ -147,22 +213,25 @@ def layout(ctx: AppContext, uid: str, query: Mapping[str, list[str]]) -> Any:
                        className="var-bar")
     return html.Div([
         dcc.Location(id="dv-url", refresh=False),
-        dcc.Store(id="dv-state", data={"uid": uid, **state.to_json()}),
+        dcc.Store(id="dv-state", data=state_json),
         # drag-zoom on a graph lands here (assets/zoom.js)
         dcc.Input(id="dv-zoom", type="text", value="", debounce=False, style={"display": "none"}),
         dcc.Interval(id="dv-interval", interval=refresh_ms(state.refresh),
                      disabled=not state.refresh, n_intervals=0),
         header, bad, var_bar,
-        html.Div(grid_children(model, values, state.expand_rows), id="dv-grid", className="dash-body"),
+        html.Div(grid_children(model, values, state.expand_rows, rendered, state_stamp(state_json)),
+                 id="dv-grid", className="dash-body"),
     ], className="dashboard-view")
 
 
 # ------------------------------------------------------------------ callbacks
 def on_controls(ctx: AppContext, trigger: str, stored: StoredDashboard, state: ViewState,
                 range_value: str | None, from_value: str, to_value: str, refresh: str,
-                var_values: Mapping[str, Any], relayouts: Sequence[Any]) -> tuple[ViewState, list[ResolvedVariable], bool]:
+                var_values: Mapping[str, Any], relayouts: Sequence[Any], now_ms: int | None = None,
+                ) -> tuple[ViewState, list[ResolvedVariable], bool]:
     """The new state after a control changed; the bool says whether the grid must be
-    rebuilt (variables changed: repeats and queries depend on them)."""
+    rebuilt (variables changed: repeats and queries depend on them). ``now_ms``: the
+    "now" of relative times (default: the clock)."""
     model = stored.model
     raw_from, raw_to = state.raw_from, state.raw_to
     if trigger == "dv-range" and range_value:
@@ -193,7 +262,7 @@ def on_controls(ctx: AppContext, trigger: str, stored: StoredDashboard, state: V
                     tuple(v for v in vals if v != ALL_VALUE)
     new = ViewState(raw_from, raw_to, refresh if refresh is not None else state.refresh,
                     variables, state.expand_rows)
-    tr = _time(ctx, new)  # raises TimeRangeError for a bad input
+    tr = _time(ctx, new, now_ms)  # raises TimeRangeError for a bad input
     resolved = _resolve(ctx, model, new, tr)
     before = {k: v for k, v in state.variables.items()}
     new = selected_state(new, resolved)
@@ -204,43 +273,134 @@ def on_controls(ctx: AppContext, trigger: str, stored: StoredDashboard, state: V
     return new, resolved, rebuild
 
 
-def render_section(ctx: AppContext, stored: StoredDashboard, state: ViewState, key: str,
-                   collapsed: bool, viewport_px: int | None) -> list[Any]:
-    """The panels of section ``key`` with data (all queries in parallel)."""
-    if collapsed:
-        return []
+def section_children(items: Sequence[Any]) -> list[Any]:
+    """A section's grid items as few Dash components as possible: one element holding
+    the HTML of every item that can be turned into HTML (its CSS ``display:
+    contents`` keeps the items on the section's grid), then the items that must stay
+    live components (Markdown). Dash's renderer does work per component on every
+    update, so one element per section instead of two per panel matters."""
+    markup: list[str] = []
+    live: list[Any] = []
+    for item in items:
+        try:
+            markup.append(to_html(item))
+        except NotRenderable:
+            live.append(item)
+    host = [html.Div(className="sg-html sg-contents", **{"data-html": "".join(markup)})] if markup else []
+    return host + live
+
+
+def render_sections(ctx: AppContext, stored: StoredDashboard, state: ViewState, keys: Collection[str],
+                    viewport: Viewport, *, tr: TimeRange | None = None,
+                    resolved: Sequence[ResolvedVariable] | None = None, now_ms: int | None = None,
+                    prefetch: Collection[str] = ()) -> dict[str, list[Any]]:
+    """The children of sections ``keys`` with data: every query of every panel in
+    them runs in one parallel batch (identical ones once, through the query cache).
+    ``tr``/``resolved``: already computed by the caller; ``now_ms``: the "now" of
+    relative times (default: the clock); ``prefetch``: more sections whose queries
+    start in the background, for the request that will render them."""
     model = stored.model
-    tr = _time(ctx, state)
-    resolved = _resolve(ctx, model, state, tr)
+    tr = tr if tr is not None else _time(ctx, state, now_ms)
+    if resolved is None:
+        resolved = _resolve(ctx, model, state, tr)
     values = _var_values(resolved)
-    section = next((s for s in sections(model, values) if s.key == key), None)
-    if section is None:
-        return []
+    wanted = set(keys)
+    later = set(prefetch) - wanted
+    all_sections = sections(model, values)
+    chosen = [s for s in all_sections if s.key in wanted]
+    if not chosen:
+        return {}
     scope = scope_of(resolved, tr)
-    width = max((viewport_px or DEFAULT_VIEWPORT) - PAGE_PADDING, 320)
-    requests = []
-    contexts = {}
-    for pp in section.panels:
-        pscope = {**scope, **section.scoped, **pp.scoped}
-        w_px = int(width * pp.grid.w / 24)
-        h_px = pp.grid.h * ROW_PX + (pp.grid.h - 1) * GAP_PX
-        contexts[pp.key] = (pp, PanelContext(pp.key, pp.panel, tr, w_px, h_px, pscope, ctx.prefix))
-        if pp.panel.type not in STATIC and pp.panel.targets:
-            requests.append(PanelRequest(pp.key, pp.panel, pscope, w_px))
+    width = max(viewport.width - PAGE_PADDING, 320)
+    requests: list[PanelRequest] = []
+    ahead: list[PanelRequest] = []
+    contexts: list[tuple[str, PlacedPanel, PanelContext]] = []
+    for section in all_sections:
+        if section.key not in wanted and section.key not in later:
+            continue
+        for pp in section.panels:
+            pscope = {**scope, **section.scoped, **pp.scoped}
+            w_px = int(width * pp.grid.w / 24)
+            if pp.panel.type not in STATIC and pp.panel.targets:
+                (requests if section.key in wanted else ahead).append(
+                    PanelRequest(pp.key, pp.panel, pscope, w_px))
+            if section.key in wanted:
+                h_px = pp.grid.h * ROW_PX + (pp.grid.h - 1) * GAP_PX
+                contexts.append((section.key, pp, PanelContext(pp.key, pp.panel, tr, w_px, h_px, pscope,
+                                                               ctx.prefix, gpu_webgl=viewport.gpu_webgl)))
     data = run_panels(ctx.api, requests, tr, scrape_interval_ms=ctx.scrape_interval_ms,
-                      executor=ctx.executor, dashboard_title=model.title)
-    out = []
-    for key_, (pp, pctx) in contexts.items():
-        d = data.get(key_)
+                      executor=ctx.executor, dashboard_title=model.title, cache=ctx.query_cache,
+                      prefetch=ahead)
+    items: dict[str, list[Any]] = {s.key: [] for s in chosen}
+    for key, pp, pctx in contexts:
+        d = data.get(pp.key)
         if d is not None:
             ctx.telemetry.panel_render.labels(pp.panel.type).observe(d.elapsed_s)
             if d.error:
                 ctx.telemetry.panel_errors.labels(pp.panel.type).inc()
         elif pp.panel.type not in STATIC:
-            from dashboards.panelquery import PanelData
             d = PanelData((), (), 0)
-        out.append(_grid_item(pp, panel_host(render_panel(pctx, d))))
-    return out
+        items[key].append(_grid_item(pp, render_panel(pctx, d)))
+    return {k: section_children(v) for k, v in items.items()}
+
+
+def render_section(ctx: AppContext, stored: StoredDashboard, state: ViewState, key: str,
+                   collapsed: bool, viewport_px: int | None) -> list[Any]:
+    """The panels of section ``key`` with data (see ``render_sections``)."""
+    if collapsed:
+        return []
+    return render_sections(ctx, stored, state, [key], Viewport(viewport_px or DEFAULT_VIEWPORT)).get(key, [])
+
+
+def rebuilt_grid(ctx: AppContext, stored: StoredDashboard, state: ViewState,
+                 resolved: Sequence[ResolvedVariable], now_ms: int) -> list[Any]:
+    """The grid for a new state (variables changed, rows expanded), its first screen
+    with data."""
+    values = _var_values(resolved)
+    tr = _time(ctx, state, now_ms)
+    viewport = current_viewport()
+    rendered = render_sections(ctx, stored, state,
+                               first_screen(stored.model, values, state.expand_rows, viewport),
+                               viewport, tr=tr, resolved=resolved,
+                               prefetch=open_section_keys(stored.model, values, state.expand_rows))
+    return grid_children(stored.model, values, state.expand_rows, rendered,
+                         state_stamp({"uid": stored.uid, **state.to_json(), "now": now_ms}))
+
+
+@dataclass(frozen=True, slots=True)
+class SectionUpdate:
+    """What the sections callback sets on one row."""
+
+    children: list[Any]
+    collapsed: bool
+    meta: dict[str, Any]  # the row's meta store: its base collapsed state, the state rendered for
+
+
+def on_sections(ctx: AppContext, stored: StoredDashboard, state_json: Mapping[str, Any],
+                keys: Sequence[str], clicks: Sequence[int | None], metas: Sequence[Mapping[str, Any]],
+                clicked: Collection[str], *, refresh: bool, viewport: Viewport,
+                ) -> dict[str, SectionUpdate]:
+    """What the sections callback changes, by row: the rows toggled (``clicked``),
+    every row when auto-refresh ticks (``refresh``), and every row not yet rendered
+    for the current view state (rows still loading when the grid appeared, all rows
+    after the state changed). Open rows among them are rendered in one batch; closed
+    ones are emptied."""
+    stamp = state_stamp(state_json)
+    metas = [dict(m or {}) for m in metas]
+    collapsed = {k: bool(m.get("collapsed")) ^ bool((c or 0) % 2) for k, c, m in zip(keys, clicks, metas)}
+    fresh = {k for k, m in zip(keys, metas) if m.get("state") == stamp}
+    targets = [k for k in keys if refresh or k in clicked or k not in fresh]
+    if not targets:
+        return {}
+    state = ViewState.from_json(state_json)
+    # rows completing a view use the view's "now" (their queries were started with
+    # it); a click or a refresh asks for the latest data
+    now = None if (refresh or clicked) else state_json.get("now")
+    rendered = render_sections(ctx, stored, state, [k for k in targets if not collapsed[k]], viewport,
+                               now_ms=now if isinstance(now, int) else None)
+    meta = dict(zip(keys, metas))
+    return {k: SectionUpdate([] if collapsed[k] else rendered.get(k, []), collapsed[k],
+                             {**meta[k], "state": stamp}) for k in targets}
 
 
 def export_json(stored: StoredDashboard) -> dict[str, Any]:
@@ -300,9 +460,10 @@ def register(app: Any, ctx: AppContext) -> None:
         if trigger == "dv-expand":
             state = ViewState(state.raw_from, state.raw_to, state.refresh, state.variables,
                               not state.expand_rows)
+        now = ctx.clock_ms()
         try:
             new, resolved, rebuild = on_controls(ctx, trigger, stored, state, range_value, from_value,
-                                                 to_value, refresh, var_map, relayouts)
+                                                 to_value, refresh, var_map, relayouts, now)
         except TimeRangeError:
             return (no_update,) * 5 + (state.raw_from, state.raw_to) + (no_update,) * 4
         if trigger == "dv-expand":
@@ -320,34 +481,47 @@ def register(app: Any, ctx: AppContext) -> None:
             else:
                 values.append(list(rv.selected) if rv.variable.multi else
                               (rv.selected[0] if rv.selected else None))
-        grid = grid_children(stored.model, _var_values(resolved), new.expand_rows) if rebuild else no_update
+        # "now" is pinned for the requests that complete this view (rows below the
+        # first screen): they ask the very questions already on their way
+        new_json = {"uid": stored.uid, **new.to_json(), "now": now}
+        grid = rebuilt_grid(ctx, stored, new, resolved, now) if rebuild else no_update
         rel = new.raw_from if new.raw_to == "now" else None
-        return ({"uid": stored.uid, **new.to_json()}, new.to_search(), grid, options, values,
+        return (new_json, new.to_search(), grid, options, values,
                 new.raw_from, new.raw_to, rel, refresh_ms(new.refresh), not new.refresh,
                 "Collapse rows" if new.expand_rows else "Expand rows")
 
     @app.callback(
-        Output({"type": "dv-sec", "key": MATCH}, "children"),
-        Output({"type": "dv-row", "key": MATCH}, "className"),
-        Input({"type": "dv-row", "key": MATCH}, "n_clicks"),
+        Output({"type": "dv-sec", "key": ALL}, "children"),
+        Output({"type": "dv-row", "key": ALL}, "className"),
+        Output({"type": "dv-sec-meta", "key": ALL}, "data"),
+        Input({"type": "dv-row", "key": ALL}, "n_clicks"),
         Input("dv-state", "data"),
         Input("dv-interval", "n_intervals"),
         Input("dv-refresh-now", "n_clicks"),
-        State({"type": "dv-sec-meta", "key": MATCH}, "data"),
-        State({"type": "dv-row", "key": MATCH}, "id"),
-        State("viewport", "data"),
+        State({"type": "dv-sec-meta", "key": ALL}, "data"),
+        State({"type": "dv-row", "key": ALL}, "id"),
     )
-    def _section(clicks, state_json, _n, _r, meta, row_id, viewport):
+    def _sections(clicks, state_json, _n, _r, metas, row_ids):
+        # also runs when a grid appears: its rows still loading come in this one request
         stored = ctx.store.get(state_json["uid"]) if state_json else None
         if stored is None:
             raise PreventUpdate
-        collapsed = bool(meta.get("collapsed")) ^ bool((clicks or 0) % 2)
+        triggers = list((dash_ctx.triggered_prop_ids or {}).values())
+        clicked = {t["key"] for t in triggers if isinstance(t, dict) and t.get("type") == "dv-row"}
+        ticked = {"dv-interval", "dv-refresh-now"} & {t for t in triggers if isinstance(t, str)}
+        keys = [r["key"] for r in row_ids]
         try:
-            children = render_section(ctx, stored, ViewState.from_json(state_json), row_id["key"],
-                                      collapsed, (viewport or {}).get("width"))
+            out = on_sections(ctx, stored, state_json, keys, clicks, metas, clicked,
+                              refresh=bool(ticked), viewport=current_viewport())
         except TimeRangeError as e:
-            children = [notice(str(e), "error")]
-        return children, "row-header" + (" collapsed" if collapsed else "")
+            error = [notice(str(e), "error")]
+            return [error] * len(keys), [no_update] * len(keys), [no_update] * len(keys)
+        if not out:
+            raise PreventUpdate
+        return ([out[k].children if k in out else no_update for k in keys],
+                ["row-header" + (" collapsed" if out[k].collapsed else "") if k in out else no_update
+                 for k in keys],
+                [out[k].meta if k in out else no_update for k in keys])
 
     @app.callback(Output("dv-download", "data"), Input("dv-export", "n_clicks"),
                   State("dv-state", "data"), prevent_initial_call=True)

@@ -1,8 +1,11 @@
 """``/explore``: a PromQL editor with completion, range or instant, graph and table,
 and a query inspector (timings, series and sample counts).
 
-The one large graph here switches to WebGL when it holds many series; dashboards
-stay on SVG."""
+Many series are drawn as a few colour-group traces. The graph uses WebGL for them
+only when the browser draws WebGL on a GPU (``viewport``): on a software
+rasteriser (SwiftShader, llvmpipe — headless browsers, VMs, remote desktops) a
+WebGL graph of 200,000 points takes seconds to appear where SVG takes well under
+one, and the point budget keeps SVG affordable everywhere."""
 
 from __future__ import annotations
 
@@ -10,22 +13,23 @@ import json
 import time
 from typing import Any, Mapping
 
-from dash import ALL, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
 from dashboards.client import APIError, QueryResult
 from dashboards.components import label_chips, notice, time_picker, zoom_out, zoom_range
 from dashboards.context import AppContext
-from dashboards.grafana.frames import legend_name, series_frame
-from dashboards.grafana.model import Panel, PanelOptions, LegendOptions, Target
+from dashboards.grafana.frames import legend_name, plot_series, series_frame
+from dashboards.grafana.model import LegendOptions, Panel, PanelOptions, Target
 from dashboards.grafana.timerange import TimeRange, TimeRangeError, calculate_interval
 from dashboards.grafana.units import format_value
 from dashboards.htmlrender import panel_host
-from dashboards.panels.common import PanelContext, plotly_layout
+from dashboards.panels.common import PanelContext, plotly_layout, typed_array
 from dashboards.panels.timeseries import figure, legend_component
-from dashboards.grafana.frames import plot_series
 from dashboards.promql_complete import Completion, apply, complete
 from dashboards.urlstate import first
+from dashboards.viewport import current_viewport
 
 P = "ex"
 GRAPH_HEIGHT = 420
@@ -89,8 +93,10 @@ def run_query(ctx: AppContext, expr: str, mode: str, tr: TimeRange, width_px: in
 
 
 def result_views(ctx: AppContext, expr: str, mode: str, tr: TimeRange, res: QueryResult | None,
-                 error: str, step: float, elapsed: float) -> tuple[Any, Any, Any, Any]:
-    """(figure or None, message/legend under the graph, table, inspector) for an answer."""
+                 error: str, step: float, elapsed: float, *, webgl: bool = False,
+                 ) -> tuple[Any, Any, Any, Any]:
+    """(figure or None, message/legend under the graph, table, inspector) for an answer;
+    ``webgl``: the browser draws WebGL on a GPU (many series then use it)."""
     inspector = html.Div([
         html.Span(f"{mode} query", className="kv"),
         html.Span(f"step {step:g}s" if mode != "instant" else "", className="kv"),
@@ -106,7 +112,7 @@ def result_views(ctx: AppContext, expr: str, mode: str, tr: TimeRange, res: Quer
     fig: Any = None
     legend: Any = None
     if res.result_type == "matrix" and len(res.series) > WEBGL_SERIES:
-        fig = grouped_figure(ctx, res, expr, tr)
+        fig = grouped_figure(ctx, res, expr, tr, webgl=webgl)
         legend = html.Div("Hover a line to see its labels.", id="ex-hover", className="muted ex-hover")
     elif res.result_type == "matrix":
         frames = [series_frame(s.labels, s.timestamps, s.values, legend_name("", s.labels, expr), "A")
@@ -115,8 +121,7 @@ def result_views(ctx: AppContext, expr: str, mode: str, tr: TimeRange, res: Quer
                       options=PanelOptions(legend=LegendOptions(show=len(frames) <= 20)))
         pctx = PanelContext("explore", panel, tr, 1200, GRAPH_HEIGHT, {}, ctx.prefix,
                             graph_id_type="ex-graph")
-        webgl = len(frames) > WEBGL_SERIES
-        fig, legend_rows = figure(pctx, plot_series(frames), GRAPH_HEIGHT, webgl=webgl)
+        fig, legend_rows = figure(pctx, plot_series(frames), GRAPH_HEIGHT)
         legend = legend_component(pctx, legend_rows)
     rows = []
     for s in res.series[:MAX_TABLE_ROWS]:
@@ -141,11 +146,14 @@ def result_views(ctx: AppContext, expr: str, mode: str, tr: TimeRange, res: Quer
 GROUPS = 32
 
 
-def grouped_figure(ctx: AppContext, res: QueryResult, expr: str, tr: TimeRange) -> dict[str, Any]:
-    """Many series as a few WebGL traces: plotly's cost is per trace, so series are
-    drawn in ``GROUPS`` colour groups, each one trace with gaps between its series.
-    ``customdata`` holds each point's series number; hovering shows its labels."""
+def grouped_figure(ctx: AppContext, res: QueryResult, expr: str, tr: TimeRange, *,
+                   webgl: bool = False) -> dict[str, Any]:
+    """Many series as a few traces (WebGL ones when ``webgl``): plotly's cost is per
+    trace, so series are drawn in ``GROUPS`` colour groups, each one trace with gaps
+    between its series. ``customdata`` holds each point's series number; hovering
+    shows its labels."""
     import numpy as np
+
     from dashboards.grafana import colors
     names = [legend_name("", s.labels, expr) for s in res.series]
     traces = []
@@ -156,8 +164,10 @@ def grouped_figure(ctx: AppContext, res: QueryResult, expr: str, tr: TimeRange) 
             xs += [s.timestamps * 1000.0, np.array([np.nan])]
             ys += [s.values, np.array([np.nan])]
             cs += [np.full(len(s.values) + 1, i, dtype=np.int32)]
-        traces.append({"type": "scattergl", "mode": "lines", "x": np.concatenate(xs),
-                       "y": np.concatenate(ys), "customdata": np.concatenate(cs),
+        traces.append({"type": "scattergl" if webgl else "scatter", "mode": "lines",
+                       "x": typed_array(np.concatenate(xs)),
+                       "y": typed_array(np.concatenate(ys)),
+                       "customdata": typed_array(np.concatenate(cs), "i4"),
                        "line": {"color": colors.palette(g), "width": 1}, "connectgaps": False,
                        "hovertemplate": "%{y:.4~g}<extra>#%{customdata}</extra>"})
     pctx = PanelContext("explore", Panel(id=0, type="timeseries"), tr, 1200, GRAPH_HEIGHT)
@@ -247,9 +257,8 @@ def register(app: Any, ctx: AppContext) -> None:
         Input("ex-apply", "n_clicks"), Input("ex-zoomout", "n_clicks"),
         Input("ex-zoom", "value"),
         State("ex-query", "value"), State("ex-from", "value"), State("ex-to", "value"),
-        State("viewport", "data"),
     )
-    def _run(n_run, mode, range_value, _a, _z, zoom, expr, raw_from, raw_to, viewport):
+    def _run(n_run, mode, range_value, _a, _z, zoom, expr, raw_from, raw_to):
         trig = dash_ctx.triggered_id
         if not expr or not expr.strip() or (trig is None and not n_run):
             raise PreventUpdate
@@ -272,9 +281,11 @@ def register(app: Any, ctx: AppContext) -> None:
         except TimeRangeError as e:
             return (no_update, {"display": "none"}, notice(str(e), "error"), None, None, no_update,
                     no_update, no_update)
-        width = max(((viewport or {}).get("width") or 1400) - 64, 200)
+        viewport = current_viewport()
+        width = max(viewport.width - 64, 200)
         res, err, step, elapsed = run_query(ctx, expr, mode or "range", tr, width)
-        fig, under, table, insp = result_views(ctx, expr, mode or "range", tr, res, err, step, elapsed)
+        fig, under, table, insp = result_views(ctx, expr, mode or "range", tr, res, err, step, elapsed,
+                                               webgl=viewport.gpu_webgl)
         if fig is not None:
             # the graph box was hidden until now, so plotly cannot measure it: size it
             fig["layout"]["width"] = width - 2

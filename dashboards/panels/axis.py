@@ -96,3 +96,35 @@ def hover_format(unit: str, decimals: int | None) -> tuple[str, str]:
     text = format_value(1.0, unit, 0)
     suffix = text[1:] if text.startswith("1") else ""
     return (si if decimals is None else fixed, suffix)
+
+
+_S, _M, _H, _D = 1000, 60_000, 3_600_000, 86_400_000
+TIME_STEPS_MS = (1 * _S, 2 * _S, 5 * _S, 10 * _S, 15 * _S, 30 * _S,
+                 1 * _M, 2 * _M, 5 * _M, 10 * _M, 15 * _M, 30 * _M,
+                 1 * _H, 2 * _H, 3 * _H, 6 * _H, 12 * _H,
+                 1 * _D, 2 * _D, 7 * _D, 14 * _D, 30 * _D, 91 * _D, 365 * _D)
+TIME_TICK_PX = 80  # about one label per this many pixels, as Grafana spaces them
+
+
+def time_ticks(from_ms: float, to_ms: float, width_px: int) -> tuple[list[float], list[str]]:
+    """Time-axis ticks over ``from``..``to`` for a plot ``width_px`` wide: values (epoch
+    ms, on multiples of a readable step in UTC) and Grafana's labels ("HH:mm",
+    "MM/DD HH:mm" past a day, "MM/DD" for day steps). Computed here so that the
+    quick canvas drawing of a panel and plotly's drawing of it agree."""
+    import datetime as dt
+
+    span = max(float(to_ms) - float(from_ms), 1.0)
+    want = max(int(width_px) // TIME_TICK_PX, 2)
+    step = next((s for s in TIME_STEPS_MS if span / s <= want), TIME_STEPS_MS[-1])
+    first = math.ceil(from_ms / step) * step
+    values = [float(v) for v in np.arange(first, to_ms + 1, step)][:200]
+    if step >= _D:
+        fmt = "%m/%d"
+    elif span > _D:
+        fmt = "%m/%d %H:%M"
+    elif step < _M:
+        fmt = "%H:%M:%S"
+    else:
+        fmt = "%H:%M"
+    utc = dt.UTC
+    return values, [dt.datetime.fromtimestamp(v / 1000, utc).strftime(fmt) for v in values]

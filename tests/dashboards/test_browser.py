@@ -15,6 +15,7 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.dashboards.browser import make_driver, panels_done, screenshot, wait_until
 from tests.dashboards.peers import running_stack
+from tests.dashboards.test_delivery import emitted_trace_types
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
@@ -84,6 +85,16 @@ def test_dashboard_time_range_variable_zoom(stack, driver):
     titles = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".panel-title")]
     assert "Up of node (alpha)" in titles
     assert driver.find_elements(By.CSS_SELECTOR, ".sg-plot[data-drawn]")
+    # the time series is drawn on a canvas first (assets/quickplot.js), with the line
+    # in the series' colour somewhere in the plot area
+    assert driver.execute_script("""
+        const c = document.querySelector('.sg-plot[data-quick] canvas.sg-quick');
+        if (!c) return false;
+        const g = c.getContext('2d'), d = g.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 3] > 100 && d[i + 1] > d[i] + 30 && d[i + 1] > d[i + 2] + 30) return true;  // green-ish
+        }
+        return false;""")
     stat = driver.find_element(By.CSS_SELECTOR, "[data-panel-type='stat'] .stat-value").text
     assert stat and stat != "No data" and float(stat.replace(" K", "e3")) > 0
     err = driver.find_element(By.CSS_SELECTOR, "[data-panel-type='timeseries'] .panel-error-text").text
@@ -105,9 +116,18 @@ def test_dashboard_time_range_variable_zoom(stack, driver):
         By.CSS_SELECTOR, ".panel-title")], 20, message="title follows variable")
     wait_until(lambda: panels_done(driver), 30)
 
+    # a quick-drawn graph becomes a plotly graph when the pointer enters it
+    plots = driver.find_elements(By.CSS_SELECTOR, ".sg-plot[data-quick]:not(.js-plotly-plot)")
+    if plots:  # the pointer may have crossed it already
+        driver.execute_script("arguments[0].dispatchEvent(new PointerEvent('pointerenter'))", plots[0])
+    plot = driver.find_element(By.CSS_SELECTOR, ".sg-plot[data-quick]")
+    wait_until(lambda: "js-plotly-plot" in plot.get_attribute("class"), 10, message="hydrated")
+    assert not plot.find_elements(By.CSS_SELECTOR, "canvas.sg-quick")
+    assert plot.find_elements(By.CSS_SELECTOR, ".scatterlayer path.js-line")
+
     # drag-zoom: a relayout on a graph sets an absolute range
     driver.execute_script("""
-        const p = document.querySelector('.sg-plot[data-drawn]');
+        const p = document.querySelector('.sg-plot.js-plotly-plot[data-drawn]');
         const r = p._fullLayout.xaxis.range;
         const a = new Date(r[0]).getTime(), b = new Date(r[1]).getTime();
         Plotly.relayout(p, {'xaxis.range': [a + (b - a) / 4, b - (b - a) / 4]});""")
@@ -219,3 +239,67 @@ def test_other_pages(stack, driver):
     driver.find_element(By.ID, "dl-import").click()
     wait_until(lambda: 'panel 3 "P"' in driver.find_element(By.ID, "dl-import-result").text, 15)
     assert "panels[0].gridPos.w" in driver.find_element(By.ID, "dl-import-result").text
+
+
+def test_partial_plotly_bundle_draws_every_trace_type_the_panels_emit(stack, driver):
+    _, ui = stack
+    _open(driver, f"{ui.url}/d/browser-test?from=now-5m&to=now", ".dash-grid .panel")
+    wait_until(lambda: panels_done(driver), 30, message="panels drawn")
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert [u for u in loaded if "plotly-spyglass.min.js" in u]
+    assert not [u for u in loaded if u.split("?")[0].endswith("plotly.min.js")]  # no full bundle
+    assert driver.execute_script("return Plotly.version") == "4.1.1"
+    registered = set(driver.execute_script("return Object.keys(Plotly.PlotSchema.get().traces)"))
+    types = emitted_trace_types()
+    assert types <= registered
+    driver.set_script_timeout(30)
+    drawn_by = {"scatter": ".scatterlayer path.js-line", "bar": ".barlayer .point path",
+                "heatmap": ".heatmaplayer image", "scattergl": "canvas.gl-canvas-context"}
+    for t in sorted(types):
+        # base64 typed arrays (what the panels send) with a NaN gap, as the panels draw them
+        drawn = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1], type = arguments[0], sel = arguments[1];
+            const f64 = a => ({dtype: 'f8', bdata: btoa(String.fromCharCode(...new Uint8Array(new Float64Array(a).buffer)))});
+            const trace = type === 'heatmap'
+                ? {type, x: [1, 2, 3], y: ['a', 'b'], z: [[1, 2, 3], [4, 5, 6]]}
+                : {type, x: f64([1e12, 1.0001e12, NaN, 1.0002e12]), y: f64([1, 3, NaN, 2])};
+            const div = document.createElement('div');
+            div.style.width = '400px'; div.style.height = '200px';
+            document.body.appendChild(div);
+            Plotly.newPlot(div, [trace], {xaxis: {type: type === 'heatmap' ? '-' : 'date'}})
+              .then(gd => done([gd._fullData[0].type, !!gd.querySelector(sel)]))
+              .catch(e => done(['error', String(e)]));""", t, drawn_by[t])
+        assert drawn == [t, True], (t, drawn)
+
+
+def test_quick_drawing_puts_lines_areas_and_bars_where_plotly_would(stack, driver):
+    _, ui = stack
+    _open(driver, f"{ui.url}/d/browser-test?from=now-5m&to=now", ".dash-grid .panel")
+    # plot area: x 0..100 over 400 px from left 50, y 0..10 over 200 px from top 10;
+    # two stacked areas (1 then 1 more, in red then blue) and one bar in green at x=80
+    pixels = driver.execute_script("""
+        const f64 = a => ({dtype: 'f8', bdata: btoa(String.fromCharCode(...new Uint8Array(new Float64Array(a).buffer)))});
+        const fig = {data: [
+            {type: 'scatter', x: f64([0, 50, 100]), y: f64([1, 1, 1]), stackgroup: 'A', fill: 'tonexty',
+             fillcolor: 'rgb(255,0,0)', line: {color: 'rgb(255,0,0)', width: 1}},
+            {type: 'scatter', x: f64([0, 50, 100]), y: f64([1, 1, 1]), stackgroup: 'A', fill: 'tonexty',
+             fillcolor: 'rgb(0,0,255)', line: {color: 'rgb(0,0,255)', width: 1}},
+            {type: 'bar', x: [60, 80], y: [8, 8], marker: {color: 'rgb(0,255,0)'}}],
+          layout: {height: 240, margin: {l: 50, r: 50, t: 10, b: 30}, barmode: 'group', bargap: 0.5,
+                   xaxis: {range: [0, 100], tickvals: [0, 50], ticktext: ['a', 'b'], gridcolor: 'rgba(0,0,0,0)'},
+                   yaxis: {range: [0, 10], tickvals: [0, 5], ticktext: ['0', '5'], gridcolor: 'rgba(0,0,0,0)'}}};
+        const el = document.createElement('div');
+        document.body.appendChild(el);
+        const canvas = SpyglassQuickPlot.draw(el, fig, 500);
+        const g = canvas.getContext('2d'), dpr = window.devicePixelRatio || 1;
+        const at = (x, y) => Array.from(g.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data);
+        // y → 10 + 200 - 20 y px: y=0.5 → 200, y=1.5 → 180, y=4 → 130; x=80 → 50 + 4 x = 370
+        const out = {lower: at(150, 200), upper: at(150, 180), bar: at(370, 130), above: at(150, 120),
+                     outside: at(10, 100)};
+        el.remove();
+        return out;""")
+    red, blue, green = pixels["lower"], pixels["upper"], pixels["bar"]
+    assert red[0] > 200 and red[2] < 50, pixels
+    assert blue[2] > 200 and blue[0] < 50, pixels
+    assert green[1] > 200 and green[0] < 50, pixels
+    assert pixels["above"][3] == 0 and pixels["outside"][3] == 0, pixels  # nothing drawn there

@@ -163,12 +163,16 @@ def test_explore_query_graph_table_and_inspector(ctx):
     assert fig is None and "parse error" in text_of(under)
 
 
-def test_explore_uses_webgl_for_many_series(ctx, fake):
+def test_explore_uses_webgl_for_many_series_only_on_a_gpu(ctx, fake):
     fake.series = [{"__name__": "m", "i": str(i)} for i in range(150)]
     tr = TimeRange.parse("now-1h", "now", now_ms=NOW)
     res, err, step, el = explore.run_query(ctx, 'm{i=~".*"}', "range", tr, 1200)
-    fig, *_ = explore.result_views(ctx, "m", "range", tr, res, err, step, el)
+    fig, *_ = explore.result_views(ctx, "m", "range", tr, res, err, step, el, webgl=True)
     assert {t["type"] for t in fig["data"]} == {"scattergl"}
+    assert len(fig["data"]) == explore.GROUPS  # 150 series in colour groups
+    # a software rasteriser (or not knowing yet): the same groups in SVG
+    fig, *_ = explore.result_views(ctx, "m", "range", tr, res, err, step, el)
+    assert {t["type"] for t in fig["data"]} == {"scatter"} and len(fig["data"]) == explore.GROUPS
 
 
 def test_promql_completion():
@@ -257,3 +261,124 @@ def test_explore_step_shrinks_points_for_many_series(ctx, fake):
     res, err, step, _ = explore.run_query(ctx, 'm{i=~".*"}', "range", tr, 1500)
     assert not err and step == 120.0  # 6 h over 125 points = 172.8 s → nearest readable: 2 m
     assert any(q.startswith("count((") for q in fake.queries())
+
+
+def _tall_panels():
+    panels = []
+    for r in range(5):
+        row = {"type": "row", "id": 100 + r, "title": f"Row {r}", "gridPos": {"y": r * 20},
+               "collapsed": r == 4, "panels": []}
+        children = [{"id": r * 10 + i, "type": "timeseries", "title": f"P{r}.{i}",
+                     "gridPos": {"x": 12 * i, "y": r * 20 + 1, "w": 12, "h": 10},
+                     "targets": [{"refId": "A", "expr": f'metric_{r}_{i}{{job="node"}}'}]}
+                    for i in range(2)]
+        if r == 4:
+            row["panels"] = [{"id": 900, "type": "stat", "title": "Hidden",
+                              "gridPos": {"y": 81, "w": 24, "h": 4},
+                              "targets": [{"refId": "A", "expr": 'hidden_metric{job="node"}'}]}]
+            children = []
+        panels += [row] + children
+    return panels
+
+
+# four open rows of two 10-high panels (420 px each with the header), a collapsed fifth
+TALL = {"title": "Tall", "uid": "tall", "panels": _tall_panels()}
+
+
+def _metas(page):
+    """{section key: meta store data} of a rendered dashboard page."""
+    out = {}
+
+    def walk(n):
+        if isinstance(n, (list, tuple)):
+            for x in n:
+                walk(x)
+            return
+        if not hasattr(n, "to_plotly_json"):
+            return
+        props = n.to_plotly_json()["props"]
+        i = props.get("id")
+        if isinstance(i, dict) and i.get("type") == "dv-sec-meta":
+            out[i["key"]] = props["data"]
+        walk(props.get("children"))
+
+    walk(page)
+    return out
+
+
+def test_page_brings_its_first_screen_and_the_rest_in_one_more_request(ctx, fake):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dashboards.viewport import Viewport
+    ctx.store.save(TALL)
+    stored = ctx.store.get("tall")
+    model_keys = [s.key for s in dashboard.sections(stored.model, {})]
+    vp = Viewport(1600, "unknown", 700)
+    assert dashboard.first_screen(stored.model, {}, False, vp) == model_keys[:2]
+    page = dashboard.layout(ctx, "tall", parse_query("?from=now-1h&to=now"))
+    metas = _metas(page)
+    # default viewport (1000 px high): rows 0 to 2 start on it and come with data, row 3
+    # is loading, the collapsed row 4 is complete as it is
+    loading = [k for k, m in metas.items() if m["state"] is None]
+    assert loading == model_keys[3:4] and metas[model_keys[4]]["collapsed"] is True
+    txt = text_of(page)
+    assert "P0.0" in txt and "P2.1" in txt and 'data-panel-type="timeseries"' in txt
+    assert repr(page).count("'panel-body loading'") == 2  # the two panels of row 3
+    # the rows below the first screen were asked for already, in the background
+    ctx.executor.shutdown(wait=True)
+    ctx.executor = ThreadPoolExecutor(4)
+    assert {'metric_3_0{job="node"}', 'metric_3_1{job="node"}'} <= set(fake.queries())
+    assert 'hidden_metric{job="node"}' not in fake.queries()  # collapsed rows query nothing
+    asked = len(fake.requests)
+    state_json = next(n for n in _stores(page) if n.get("uid") == "tall")
+    keys = list(metas)
+    out = dashboard.on_sections(ctx, stored, state_json, keys, [0] * len(keys),
+                                [metas[k] for k in keys], set(), refresh=False, viewport=vp)
+    assert sorted(out) == model_keys[3:4]  # only what was loading
+    assert "P3.0" in text_of(out[model_keys[3]].children)
+    assert len(fake.requests) == asked  # answered from what the page started
+    assert all(u.meta["state"] == dashboard.state_stamp(state_json) for u in out.values())
+    # nothing left to do: the same trigger again changes nothing
+    metas.update({k: u.meta for k, u in out.items()})
+    assert dashboard.on_sections(ctx, stored, state_json, keys, [0] * len(keys),
+                                 [metas[k] for k in keys], set(), refresh=False, viewport=vp) == {}
+    # opening the collapsed row renders it alone; a refresh renders every open row
+    clicks = [1 if k == model_keys[4] else 0 for k in keys]
+    out = dashboard.on_sections(ctx, stored, state_json, keys, clicks, [metas[k] for k in keys],
+                                {model_keys[4]}, refresh=False, viewport=vp)
+    assert list(out) == [model_keys[4]] and not out[model_keys[4]].collapsed
+    assert 'hidden_metric{job="node"}' in fake.queries()
+    out = dashboard.on_sections(ctx, stored, state_json, keys, clicks, [metas[k] for k in keys],
+                                set(), refresh=True, viewport=vp)
+    assert sorted(out) == sorted(keys)
+
+
+def _stores(page):
+    found = []
+
+    def walk(n):
+        if isinstance(n, (list, tuple)):
+            for x in n:
+                walk(x)
+            return
+        if not hasattr(n, "to_plotly_json"):
+            return
+        props = n.to_plotly_json()["props"]
+        if n.__class__.__name__ == "Store" and isinstance(props.get("data"), dict):
+            found.append(props["data"])
+        walk(props.get("children"))
+
+    walk(page)
+    return found
+
+
+def test_section_panels_travel_as_one_element():
+    from dash import dcc, html
+    items = [html.Div(html.Span("a <b>"), className="grid-item"),
+             html.Div(dcc.Markdown("**x**"), className="grid-item"),
+             html.Div(html.Span("c"), className="grid-item")]
+    out = dashboard.section_children(items)
+    assert len(out) == 2  # one HTML host for the plain items, the Markdown kept live
+    host = out[0].to_plotly_json()["props"]
+    assert host["className"] == "sg-html sg-contents"
+    assert host["data-html"].count('class="grid-item"') == 2 and "a &lt;b&gt;" in host["data-html"]

@@ -158,3 +158,51 @@ def test_panel_error_shows_inside_panel(api):
     data = run_panels(api, [PanelRequest("5", d.panels[0], {}, 600)], tr)
     markup = to_html(render_panel(PanelContext("5", d.panels[0], tr, 600, 300), data["5"]))
     assert "Query error" in markup and "parse error" in markup
+
+
+def _query_cache(clock_ms=lambda: NOW):
+    from dashboards.querycache import QueryCache
+    return QueryCache(clock_ms=clock_ms, telemetry=DashboardsTelemetry(CollectorRegistry()))
+
+
+SAME = {"title": "Same", "panels": [
+    {"id": 1, "type": "timeseries", "title": "A", "gridPos": {"w": 12, "h": 8},
+     "targets": [{"refId": "A", "expr": 'rate(up{cluster=~"c.*"}[5m])'}]},
+    {"id": 2, "type": "timeseries", "title": "B", "gridPos": {"w": 12, "h": 8},
+     "targets": [{"refId": "A", "expr": 'rate(up{cluster=~"c.*"}[5m])'},
+                 {"refId": "B", "expr": 'up{cluster=~"c.*"}', "instant": True}]},
+    {"id": 3, "type": "stat", "title": "C", "gridPos": {"w": 12, "h": 8},
+     "targets": [{"refId": "A", "expr": 'up{cluster=~"c.*"}', "instant": True}]},
+]}
+
+
+def test_identical_queries_of_several_panels_run_once_on_an_aligned_grid(api, fake):
+    d = parse_dashboard(SAME)
+    tr = TimeRange(NOW - 3600_000 + 1234, NOW + 777)
+    reqs = [PanelRequest(str(p.id), p, {}, 600) for p in d.panels]
+    with ThreadPoolExecutor(4) as ex:
+        data = run_panels(api, reqs, tr, executor=ex, scrape_interval_ms=15_000)
+    assert sorted(fake.queries()) == ['rate(up{cluster=~"c.*"}[5m])', 'up{cluster=~"c.*"}']
+    assert [len(data[k].frames) for k in "123"] == [3, 6, 3]  # every panel got its answer
+    _, params = next(r for r in fake.requests if r[0].endswith("query_range"))
+    step = float(params["step"][0])
+    for k in ("start", "end"):  # start and end on multiples of the step (Grafana's alignment)
+        assert float(params[k][0]) % step == 0
+    assert float(params["end"][0]) <= (NOW + 777) / 1000 < float(params["end"][0]) + step
+
+
+def test_prefetched_queries_are_answered_from_the_cache(api, fake):
+    d = parse_dashboard(SAME)
+    tr = TimeRange(NOW - 3600_000, NOW)
+    cache = _query_cache()
+    first = [PanelRequest("1", d.panels[0], {}, 600)]
+    later = [PanelRequest(str(p.id), p, {}, 600) for p in d.panels[1:]]
+    with ThreadPoolExecutor(4) as ex:
+        run_panels(api, first, tr, executor=ex, scrape_interval_ms=15_000, cache=cache, prefetch=later)
+        ex.shutdown(wait=True)  # the background queries have landed
+    asked = len(fake.requests)
+    assert sorted(fake.queries()) == ['rate(up{cluster=~"c.*"}[5m])', 'up{cluster=~"c.*"}']
+    data = run_panels(api, later, tr, scrape_interval_ms=15_000, cache=cache)
+    assert len(fake.requests) == asked  # nothing asked again
+    assert {r.cache for k in ("2", "3") for r in data[k].runs} == {"hit"}
+    assert len(data["3"].frames) == 3

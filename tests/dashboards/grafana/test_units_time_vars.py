@@ -94,8 +94,12 @@ def test_intervals():
 @given(st.integers(60_000, 90 * 86400_000), st.integers(10, 4000))
 def test_interval_bounds_points(span, points):
     iv = calculate_interval(span, points)
-    # nearest rounding: at most about twice the requested points, never over the limit
-    assert span / iv <= min(2.5 * points, 11_000)
+    # rounding to the nearest readable interval (by ratio) gives at most sqrt(r) times
+    # the requested points, r the widest gap between neighbours (1 d → 1 w: 7); never
+    # over the limit
+    from dashboards.grafana.timerange import NICE_INTERVALS_MS as nice
+    worst = max(b / a for a, b in zip(nice, nice[1:]) if b <= 30 * 86400_000) ** 0.5
+    assert span / iv <= min(worst * points, 11_000)
 
 
 def test_variable_queries():
