@@ -52,6 +52,9 @@ def screenshot(driver: webdriver.Chrome, name: str, full: bool = True) -> Path:
     if not full:
         driver.save_screenshot(str(path))
         return path
+    # from the top: the sticky nav bar would otherwise be drawn where the page
+    # happens to be scrolled to, over the content
+    driver.execute_script("window.scrollTo(0, 0)")
     w = driver.execute_script("return document.documentElement.clientWidth")
     h = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 8000)")
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
