@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -25,8 +26,8 @@ def _meta(d: StoredDashboard) -> dict[str, Any]:
 
 
 def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    from datetime import datetime
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _hit(d: StoredDashboard) -> dict[str, Any]:
@@ -73,8 +74,9 @@ def grafana_router(store: DashboardStore) -> APIRouter:
                              "message": f"Dashboard {d.model.title} deleted"})
 
     @router.get("/api/search")
-    def search(query: str = "", tag: list[str] = Query(default=[]),
-               dashboardUIDs: list[str] = Query(default=[]), type: str = "",
+    # Query(...) in defaults is how FastAPI declares repeated query parameters.
+    def search(query: str = "", tag: list[str] = Query(default=[]),  # noqa: B008
+               dashboardUIDs: list[str] = Query(default=[]), type: str = "",  # noqa: B008
                limit: int = 1000) -> JSONResponse:
         if type and type != "dash-db":
             return JSONResponse([])  # Spyglass has no folders

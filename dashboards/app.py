@@ -13,9 +13,10 @@ Alertmanager API v2 at the given base URLs::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dash
 import httpx
@@ -39,7 +40,7 @@ from dashboards.pages import (
 )
 from dashboards.querycache import QueryCache
 from dashboards.responses import install as install_response_policy
-from dashboards.store import BUILTIN_DIR, DashboardStore, open_store
+from dashboards.store import DashboardStore, open_store
 from dashboards.telemetry import DashboardsTelemetry
 from dashboards.urlstate import parse_query
 from dashboards.variables import VariableCache

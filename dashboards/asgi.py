@@ -9,9 +9,8 @@ Usage (what ``spyglass up`` does, and what the tests run)::
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from a2wsgi import WSGIMiddleware
 from fastapi import FastAPI, Request

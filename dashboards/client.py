@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import httpx
 import numpy as np

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 from dashboards.client import AlertmanagerClient, PrometheusClient
 from dashboards.grafana.timerange import DEFAULT_SCRAPE_INTERVAL_MS

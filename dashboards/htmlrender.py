@@ -88,7 +88,7 @@ def _emit(node: Any, out: list[str]) -> None:
             continue
         if key == "style":
             attrs.append(f'style="{html_lib.escape(_style(value), quote=True)}"')
-        elif key.startswith("data-") or key.startswith("aria-"):
+        elif key.startswith(("data-", "aria-")):
             attrs.append(f'{key}="{html_lib.escape(str(value), quote=True)}"')
         elif key in _ATTRS:
             if key == "open":

@@ -10,9 +10,9 @@ queries of several panels in one batch run once."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from dashboards.client import APIError, PrometheusClient, QueryResult
 from dashboards.grafana.frames import Frame, legend_name, series_frame, table_frames

@@ -4,8 +4,10 @@ functions and aggregation keywords, chosen by what precedes the cursor."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+
+from dashboards.grafana.promql_text import outside_quotes
 
 FUNCTIONS = (
     "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh",
@@ -43,22 +45,11 @@ _WORD = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*$")
 def _open_brace(text: str) -> int:
     """Index of an unclosed ``{`` (outside quotes), or -1."""
     depth_at = -1
-    quote = ""
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'`":
-            quote = c
-        elif c == "{":
+    for i, c in outside_quotes(text):
+        if c == "{":
             depth_at = i
         elif c == "}":
             depth_at = -1
-        i += 1
     return depth_at
 
 

@@ -4,7 +4,7 @@ to typed matchers and back, and durations to end times."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dashboards.client import Silence, SilenceMatcher
 from spyglass.configtypes import parse_duration_ms
@@ -66,7 +66,7 @@ def format_matchers(matchers: tuple[SilenceMatcher, ...]) -> str:
 
 
 def rfc3339(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def build_silence(matchers_text: str, duration: str, created_by: str, comment: str,
@@ -95,4 +95,4 @@ def parse_rfc3339(text: str) -> datetime:
         digits = "".join(ch for ch in tail if ch.isdigit())
         s = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits):]}"
     dt = datetime.fromisoformat(s)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -17,9 +17,10 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from dashboards.grafana import DashboardError, load_documents, parse_dashboard
 from dashboards.grafana.model import Dashboard

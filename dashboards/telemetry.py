@@ -6,11 +6,9 @@ so that several apps (tests) can share the default registry without clashing.
 
 from __future__ import annotations
 
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from spyglass.telemetry import PerRegistry
-
 
 
 class DashboardsTelemetry(PerRegistry):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 
 def parse_query(search: str | None) -> dict[str, list[str]]:

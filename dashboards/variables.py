@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from dashboards.client import APIError, PrometheusClient
 from dashboards.grafana.errors import DashboardError
@@ -20,9 +20,16 @@ from dashboards.grafana.template import ALL, ScopeValue, VarValue, interpolate
 from dashboards.grafana.timerange import (
     TimeRange,
     calculate_interval,
+)
+from dashboards.grafana.timerange import (
     interval_ms as parse_interval,
 )
-from dashboards.grafana.varquery import apply_regex, parse_variable_query, sort_options, split_custom
+from dashboards.grafana.varquery import (
+    apply_regex,
+    parse_variable_query,
+    sort_options,
+    split_custom,
+)
 from dashboards.telemetry import DashboardsTelemetry
 from spyglass.configtypes import format_duration_ms
 

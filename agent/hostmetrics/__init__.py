@@ -22,10 +22,10 @@ from agent.hostmetrics.source import CollectorResult, HostMetrics
 __all__ = [
     "ALL_COLLECTORS",
     "CONTENT_TYPE",
+    "FACTORIES",
     "Collector",
     "CollectorResult",
     "DeviceFilter",
-    "FACTORIES",
     "FamilyBuilder",
     "HostMetrics",
     "HostMetricsConfig",

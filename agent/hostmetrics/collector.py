@@ -1,4 +1,4 @@
-"""The one-method collector contract, and the device filter several collectors share.
+"""The one-method collector contract, and the device and field filters collectors share.
 
 A collector reads one part of the host and returns metric families; it keeps
 no state beyond what its semantics need (the CPU collector remembers the last
@@ -48,6 +48,25 @@ class DeviceFilter:
     def ignored(self, name: str) -> bool:
         if self._exclude is not None and self._exclude.search(name):
             return True
-        if self._include is not None and not self._include.search(name):
-            return True
-        return False
+        return self._include is not None and not self._include.search(name)
+
+
+class FieldFilter:
+    """node-exporter's ``fields`` pattern (vmstat, netstat): an unanchored search
+    over field names, its verdict remembered per name, since the same few hundred
+    names come back in every collection::
+
+        FieldFilter("^pgp").wanted("pgpgin")  # True
+    """
+
+    __slots__ = ("_pattern", "_verdicts")
+
+    def __init__(self, pattern: str):
+        self._pattern = re2.compile(pattern)
+        self._verdicts: dict[str, bool] = {}
+
+    def wanted(self, name: str) -> bool:
+        w = self._verdicts.get(name)
+        if w is None:
+            w = self._verdicts[name] = self._pattern.search(name) is not None
+        return w

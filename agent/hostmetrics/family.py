@@ -59,7 +59,7 @@ class MetricFamily:
 class FamilyBuilder:
     """Collects the series of one family, then freezes them with :meth:`build`."""
 
-    __slots__ = ("name", "type", "help", "label_names", "_lvs", "_vals")
+    __slots__ = ("_lvs", "_vals", "help", "label_names", "name", "type")
 
     def __init__(self, name: str, type: MetricType, help: str, label_names: tuple[str, ...] = ()):
         self.name = name

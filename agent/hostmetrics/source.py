@@ -101,7 +101,7 @@ class HostMetrics:
                 ok, err = True, ""
             except NoDataError as e:
                 fams, ok, err = [], False, f"no data: {e}"
-            except Exception as e:  # a collector must never break the others
+            except Exception as e:  # noqa: BLE001 - a collector must never break the others
                 fams, ok, err = [], False, f"{type(e).__name__}: {e}"
                 self._metrics.errors.labels(c.name).inc()
                 log.warning("host-metrics collector %s failed: %s", c.name, err)

@@ -6,7 +6,6 @@ m.errors.labels("diskstats").inc()
 
 from __future__ import annotations
 
-
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from spyglass.telemetry import PerRegistry

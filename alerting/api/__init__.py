@@ -14,7 +14,7 @@ from fastapi import FastAPI, Response
 from alerting.api.v2 import router
 from alerting.notify.notifier import Notifier
 
-__all__ = ["router", "create_app"]
+__all__ = ["create_app", "router"]
 
 
 def create_app(notifier: Notifier) -> FastAPI:

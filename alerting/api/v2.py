@@ -20,8 +20,14 @@ from starlette.concurrency import run_in_threadpool
 from alerting.notify.alert import Alert
 from alerting.notify.matchers import Matcher, MatcherError, MatchType, compile_regex, parse_matcher
 from alerting.notify.notifier import Notifier
-from alerting.notify.silence import (STATE_ACTIVE, STATE_EXPIRED, STATE_PENDING, InvalidSilence, Silence,
-                                     SilenceNotFound)
+from alerting.notify.silence import (
+    STATE_ACTIVE,
+    STATE_EXPIRED,
+    STATE_PENDING,
+    InvalidSilence,
+    Silence,
+    SilenceNotFound,
+)
 from alerting.notify.store import STATE_ACTIVE as ALERT_ACTIVE
 from alerting.notify.wire import GoTime
 

@@ -174,20 +174,20 @@ class PostableAlert(NamedTuple):
         """The API v2 JSON shape: ``labels``, ``annotations``, ``startsAt``, ``endsAt``,
         ``generatorURL``."""
         if not isinstance(d, Mapping):
-            raise ValueError("an alert must be a JSON object")
+            raise ValueError("an alert must be a JSON object")  # noqa: TRY004 - the API answers ValueError with 400
         labels = d.get("labels")
         if not isinstance(labels, Mapping):
-            raise ValueError("labels in body is required")
+            raise ValueError("labels in body is required")  # noqa: TRY004 - the API answers ValueError with 400
         ann = d.get("annotations") or {}
         if not isinstance(ann, Mapping):
-            raise ValueError("annotations must be an object")
+            raise ValueError("annotations must be an object")  # noqa: TRY004 - the API answers ValueError with 400
         for m in (labels, ann):
             for k, v in m.items():
                 if not isinstance(k, str) or not isinstance(v, str):
-                    raise ValueError("label and annotation values must be strings")
+                    raise ValueError("label and annotation values must be strings")  # noqa: TRY004 - the API answers ValueError with 400
         gen = d.get("generatorURL") or ""
         if not isinstance(gen, str):
-            raise ValueError("generatorURL must be a string")
+            raise ValueError("generatorURL must be a string")  # noqa: TRY004 - the API answers ValueError with 400
         return cls(dict(labels), dict(ann), d.get("startsAt"), d.get("endsAt"), gen)
 
 

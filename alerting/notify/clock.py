@@ -56,7 +56,7 @@ class SystemClock:
 
 
 class _FakeTimer:
-    __slots__ = ("when", "seq", "callback", "cancelled")
+    __slots__ = ("callback", "cancelled", "seq", "when")
 
     def __init__(self, when: float, seq: int, callback: Callable[[], None]):
         self.when = when
@@ -83,7 +83,7 @@ class FakeClock:
         return self._now
 
     def now_ns(self) -> int:
-        return int(round(self._now * 1e9))
+        return round(self._now * 1e9)
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
         t = _FakeTimer(float(when), next(self._seq), callback)

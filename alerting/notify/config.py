@@ -25,20 +25,57 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from alerting.notify import yamlsrc
-from alerting.notify.configvalues import (URL, MatchersField, MatchMap, MatchREMap, Model, SecretText, SecretURL,
-                                          HostPort, TimeIntervals)
+from alerting.notify.configvalues import (
+    URL,
+    HostPort,
+    MatchersField,
+    MatchMap,
+    MatchREMap,
+    Model,
+    SecretText,
+    SecretURL,
+    TimeIntervals,
+    inline_or_file,
+)
 from alerting.notify.matchers import Matchers, is_valid_label_name
-from alerting.notify.receivers.config import (INTEGRATION_KEYS, UNSUPPORTED_INTEGRATIONS, DingTalkConfig,
-                                              EmailConfig, FeishuConfig, MSTeamsConfig, MSTeamsV2Config, Receiver,
-                                              SlackConfig, TelegramConfig, WebhookConfig, WeComConfig)
+from alerting.notify.receivers.config import (
+    INTEGRATION_KEYS,
+    UNSUPPORTED_INTEGRATIONS,
+    DingTalkConfig,
+    EmailConfig,
+    FeishuConfig,
+    MSTeamsConfig,
+    MSTeamsV2Config,
+    Receiver,
+    SlackConfig,
+    TelegramConfig,
+    WebhookConfig,
+    WeComConfig,
+)
 from alerting.notify.timeinterval import TimeInterval
 from spyglass.configtypes import Duration, HTTPClientConfig
 
 __all__ = [
-    "AlertmanagerConfig", "ConfigError", "GlobalConfig", "InhibitRule", "Route", "TimeIntervalDef", "Receiver",
-    "WebhookConfig", "SlackConfig", "MSTeamsConfig", "MSTeamsV2Config", "TelegramConfig", "EmailConfig",
-    "DingTalkConfig", "FeishuConfig", "WeComConfig", "INTEGRATION_KEYS", "UNSUPPORTED_INTEGRATIONS",
-    "load_config", "parse_config",
+    "INTEGRATION_KEYS",
+    "UNSUPPORTED_INTEGRATIONS",
+    "AlertmanagerConfig",
+    "ConfigError",
+    "DingTalkConfig",
+    "EmailConfig",
+    "FeishuConfig",
+    "GlobalConfig",
+    "InhibitRule",
+    "MSTeamsConfig",
+    "MSTeamsV2Config",
+    "Receiver",
+    "Route",
+    "SlackConfig",
+    "TelegramConfig",
+    "TimeIntervalDef",
+    "WeComConfig",
+    "WebhookConfig",
+    "load_config",
+    "parse_config",
 ]
 
 
@@ -90,12 +127,10 @@ class GlobalConfig(Model):
 
     @model_validator(mode="after")
     def _exclusive(self):
-        for a, b in (("slack_api_url", "slack_api_url_file"),
-                     ("opsgenie_api_key", "opsgenie_api_key_file"),
-                     ("victorops_api_key", "victorops_api_key_file"),
-                     ("smtp_auth_password", "smtp_auth_password_file")):
-            if getattr(self, a) and getattr(self, b):
-                raise ValueError(f"at most one of {a} & {b} must be configured")
+        for name in ("slack_api_url", "opsgenie_api_key", "victorops_api_key",
+                     "smtp_auth_password"):
+            inline_or_file(getattr(self, name), getattr(self, f"{name}_file"), name,
+                           required=False)
         return self
 
 
@@ -302,8 +337,7 @@ def _format_errors(where: str, e: ValidationError, lines: dict) -> str:
         line = yamlsrc.line_of(lines, loc)
         path = yamlsrc.format_path(loc)
         msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+        msg = msg.removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             key = loc[-1] if loc else "?"
             parent = yamlsrc.format_path(loc[:-1]) or "top level"

@@ -2,7 +2,8 @@
 
 URLs (http/https only, secret ones redacted when printed), secrets, matcher
 lists in Alertmanager syntax (kept sorted, as upstream), the deprecated
-``match``/``match_re`` maps, ``host:port`` and time-interval lists::
+``match``/``match_re`` maps, ``host:port`` and time-interval lists, and the
+rule that a setting comes inline or from ``<name>_file``, not both::
 
     class Section(Model):
         url: SecretURL
@@ -17,14 +18,21 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, PlainSerializer
 
-from alerting.notify.matchers import Matcher, Matchers, MatcherError, MatchType, is_legacy_label_name, parse_matchers
+from alerting.notify.matchers import (
+    Matcher,
+    MatcherError,
+    Matchers,
+    MatchType,
+    is_legacy_label_name,
+    parse_matchers,
+)
 from alerting.notify.timeinterval import TimeInterval, TimeIntervalError
 from spyglass.configtypes import ConfigModel, Secret
 
 
 def _check_url(v: str) -> str:
     if not isinstance(v, str):
-        raise ValueError("a URL must be a string")
+        raise ValueError("a URL must be a string")  # noqa: TRY004 - pydantic reports ValueError as a config error
     if v == "<secret>":
         raise ValueError("a redacted URL (<secret>) cannot be loaded")
     u = urlsplit(v)
@@ -54,14 +62,14 @@ def _matchers_from_lines(v: Any) -> Matchers:
     if v is None:
         return Matchers()
     if not isinstance(v, list):
-        raise ValueError("matchers must be a list of strings")
+        raise ValueError("matchers must be a list of strings")  # noqa: TRY004 - pydantic reports ValueError as a config error
     out: list[Matcher] = []
     for line in v:
         if isinstance(line, Matcher):
             out.append(line)
             continue
         if not isinstance(line, str):
-            raise ValueError(f"matcher {line!r} must be a string")
+            raise ValueError(f"matcher {line!r} must be a string")  # noqa: TRY004 - pydantic reports ValueError as a config error
         try:
             out.extend(parse_matchers(line))
         except MatcherError as e:
@@ -81,7 +89,7 @@ def _check_match(v: Any) -> dict[str, str]:
     if v is None:
         return {}
     if not isinstance(v, Mapping):
-        raise ValueError("must be a map of label name to value")
+        raise ValueError("must be a map of label name to value")  # noqa: TRY004 - pydantic reports ValueError as a config error
     out = {}
     for k, val in v.items():
         if not isinstance(k, str) or not is_legacy_label_name(k):
@@ -126,7 +134,7 @@ def _time_intervals(v: Any) -> tuple[TimeInterval, ...]:
     if v is None:
         return ()
     if not isinstance(v, list):
-        raise ValueError("time_intervals must be a list")
+        raise ValueError("time_intervals must be a list")  # noqa: TRY004 - pydantic reports ValueError as a config error
     out = []
     for item in v:
         if isinstance(item, TimeInterval):
@@ -151,3 +159,14 @@ class Model(ConfigModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
                               arbitrary_types_allowed=True)
+
+
+def inline_or_file(value: object, from_file: str, name: str, *, required: bool,
+                    missing: str = "") -> None:
+    """Refuse a setting given both inline and as ``<name>_file``; with ``required``,
+    also refuse neither (``missing`` overrides Alertmanager's generic message)."""
+    if required and not value and not from_file:
+        raise ValueError(missing or f"one of {name} or {name}_file must be configured")
+    if value and from_file:
+        raise ValueError(f"at most one of {name} & {name}_file must be configured")
+

@@ -46,8 +46,17 @@ def labels_string(labels: Labels) -> str:
 class AggregationGroup:
     """Alerts of one route that share the route's group_by label values."""
 
-    __slots__ = ("route", "labels", "key", "alerts", "has_flushed", "timer", "flushing", "pending",
-                 "next_at")
+    __slots__ = (
+        "alerts",
+        "flushing",
+        "has_flushed",
+        "key",
+        "labels",
+        "next_at",
+        "pending",
+        "route",
+        "timer",
+    )
 
     def __init__(self, route: Route, labels: Labels):
         self.route = route
@@ -110,7 +119,7 @@ class Dispatcher:
         self._tel.aggregation_groups.set(0)
         tasks = [t for t in self._tasks if not t.done()]
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=grace)
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
             for t in pending:
                 t.cancel()
             if pending:
@@ -162,9 +171,9 @@ class Dispatcher:
             self._tel.aggregation_groups.set(len(self._groups))
             self._arm(g, now + route.opts.group_wait)
         # An alert that started more than group_wait ago need not wait again.
-        if not g.has_flushed and a.starts_at.ns + int(route.opts.group_wait * 1e9) < self._clock.now_ns():
-            if g.next_at > now:
-                self._arm(g, now)
+        if (not g.has_flushed and g.next_at > now
+                and a.starts_at.ns + int(route.opts.group_wait * 1e9) < self._clock.now_ns()):
+            self._arm(g, now)
 
     def _arm(self, g: AggregationGroup, when: float) -> None:
         if g.timer:
@@ -196,7 +205,7 @@ class Dispatcher:
         try:
             if g.empty():
                 return
-            now_ns = int(round(now * 1e9))
+            now_ns = round(now * 1e9)
             snapshot = []
             with self._lock:
                 current = list(g.alerts.values())

@@ -160,7 +160,9 @@ class AlertmanagerForwarder:
     def _deliver(self, batch: list[dict[str, Any]]) -> bool:
         body = json.dumps(batch, separators=(",", ":")).encode("utf-8")
         futures = [self._pool.submit(self._post, i, body, len(batch)) for i in range(len(self.targets))]
-        ok = any([f.result() for f in futures])
+        # Wait for every target (a list, not a short-circuiting any() over a generator).
+        results = [f.result() for f in futures]
+        ok = any(results)
         if not ok and self.targets:
             log.error("failed to send %d alerts to any Alertmanager", len(batch))
         return ok

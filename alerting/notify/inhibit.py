@@ -26,7 +26,7 @@ from alerting.notify.store import Marker
 class InhibitRule:
     """One compiled rule with its source-alert cache."""
 
-    __slots__ = ("source", "target", "equal", "_cache")
+    __slots__ = ("_cache", "equal", "source", "target")
 
     def __init__(self, source: Matchers, target: Matchers, equal: Sequence[str]):
         self.source = source

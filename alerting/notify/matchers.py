@@ -91,7 +91,7 @@ class Matcher:
     Matcher(MatchType.REGEX, "job", "api|web").matches("api")  # True
     """
 
-    __slots__ = ("type", "name", "value", "_re")
+    __slots__ = ("_re", "name", "type", "value")
 
     def __init__(self, type: MatchType | str, name: str, value: str):
         self.type = MatchType.from_op(type) if isinstance(type, str) else MatchType(type)
@@ -155,7 +155,7 @@ class Matchers(tuple):
 # Go's \s is [\t\n\f\r ], narrower than Python's.
 _CLASSIC = re.compile(
     r"^[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*(.*?)[\t\n\f\r ]*$",
-    re.S,
+    re.DOTALL,
 )
 
 
@@ -208,8 +208,8 @@ def parse_matcher_classic(text: str) -> Matcher:
 
 
 def parse_matchers_classic(text: str) -> list[Matcher]:
-    s = text[1:] if text.startswith("{") else text
-    s = s[:-1] if s.endswith("}") else s
+    s = text.removeprefix("{")
+    s = s.removesuffix("}")
     tokens: list[str] = []
     token: list[str] = []
     inside_quotes = escaped = False

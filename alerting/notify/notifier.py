@@ -35,12 +35,22 @@ from alerting.notify.inhibit import Inhibitor
 from alerting.notify.nflog import NotificationLog
 from alerting.notify.pipeline import Pipeline
 from alerting.notify.receivers import build_integrations
-from alerting.notify.receivers.base import HTTPClientFactory, IntegrationDeps, default_client_factory
+from alerting.notify.receivers.base import (
+    HTTPClientFactory,
+    IntegrationDeps,
+    default_client_factory,
+)
 from alerting.notify.receivers.netguard import AddressGuard
 from alerting.notify.route import Route
 from alerting.notify.silence import STATE_ACTIVE, STATE_EXPIRED, STATE_PENDING, Silencer, Silences
 from alerting.notify.store import STATE_ACTIVE as A_ACTIVE
-from alerting.notify.store import STATE_SUPPRESSED, STATE_UNPROCESSED, AlertStatus, AlertStore, Marker
+from alerting.notify.store import (
+    STATE_SUPPRESSED,
+    STATE_UNPROCESSED,
+    AlertStatus,
+    AlertStore,
+    Marker,
+)
 from alerting.notify.telemetry import NotifyTelemetry
 from alerting.notify.templates import Templates
 from alerting.notify.wire import GoTime
@@ -118,7 +128,7 @@ class Notifier:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self.start_async())
-            except BaseException as e:  # surface start errors to the caller
+            except BaseException as e:  # noqa: BLE001 - surface start errors to the caller
                 errors.append(e)
                 ready.set()
                 loop.close()

@@ -78,7 +78,8 @@ class RecordLog:
         if self._f is None:
             new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._f = open(self.path, "ab")
+            # Held open across appends and closed by close(), so no `with` here.
+            self._f = open(self.path, "ab")  # noqa: SIM115
             if new:
                 self._f.write(_line(VERSION_HEADER))
         return self._f
@@ -99,8 +100,7 @@ class RecordLog:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             with open(tmp, "wb") as f:
                 f.write(_line(VERSION_HEADER))
-                for rec in records:
-                    f.write(_line(rec))
+                f.writelines(_line(rec) for rec in records)
                 f.flush()
                 if self._fsync:
                     os.fsync(f.fileno())

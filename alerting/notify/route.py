@@ -40,7 +40,7 @@ class RouteOpts:
 class Route:
     """One node of the tree, with its effective (inherited) options."""
 
-    __slots__ = ("parent", "opts", "matchers", "continue_", "routes", "key", "id")
+    __slots__ = ("continue_", "id", "key", "matchers", "opts", "parent", "routes")
 
     def __init__(self, opts: RouteOpts, matchers: Matchers, continue_: bool, parent: Route | None,
                  id: str):

@@ -21,10 +21,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from alerting.notify.matchers import Matcher, MatchType, compile_regex, is_valid_label_name, is_valid_utf8
+from alerting.notify.clock import Clock
+from alerting.notify.matchers import (
+    Matcher,
+    MatchType,
+    compile_regex,
+    is_valid_label_name,
+    is_valid_utf8,
+)
 from alerting.notify.recordlog import RecordLog
 from alerting.notify.store import Marker
-from alerting.notify.clock import Clock
 from alerting.notify.wire import NS, ZERO, GoTime
 
 STATE_ACTIVE = "active"

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
-
-from spyglass.telemetry import PerRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from spyglass.telemetry import PerRegistry
 
 INTEGRATIONS = ("webhook", "slack", "msteams", "msteamsv2", "telegram", "email", "dingtalk", "feishu",
                 "wecom")

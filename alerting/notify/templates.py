@@ -32,7 +32,7 @@ from alerting.notify.matchers import compile_regex
 from alerting.notify.wire import NS, GoTime, go_json
 from alerting.template import Template, TemplateError
 
-__all__ = ["Templates", "TemplateError", "FUNCS"]
+__all__ = ["FUNCS", "TemplateError", "Templates"]
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 

@@ -18,7 +18,7 @@ import calendar
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -112,7 +112,7 @@ class TimeInterval:
                     raise TimeIntervalError("times entries need start_time and end_time")
                 extra = set(tr) - {"start_time", "end_time"}
                 if extra:
-                    raise TimeIntervalError(f"field {sorted(extra)[0]} not found in type timeinterval.yamlTimeRange")
+                    raise TimeIntervalError(f"field {min(extra)} not found in type timeinterval.yamlTimeRange")
                 st, et = tr.get("start_time") or "", tr.get("end_time") or ""
                 if not st or not et:
                     raise TimeIntervalError("both start and end times must be provided")
@@ -236,9 +236,7 @@ class TimeInterval:
             wd = (t.weekday() + 1) % 7  # Python: Monday=0; Go: Sunday=0
             if not any(a <= wd <= b for a, b in self.weekdays):
                 return False
-        if self.years is not None and not any(a <= t.year <= b for a, b in self.years):
-            return False
-        return True
+        return self.years is None or any(a <= t.year <= b for a, b in self.years)
 
 
 _ZONES: dict[str, Any] = {}
@@ -249,7 +247,7 @@ def _zone(name: str):
     if z is not None:
         return z
     if name == "UTC" or name == "":
-        z = timezone.utc
+        z = UTC
     elif name == "Local":
         z = datetime.now().astimezone().tzinfo
     else:

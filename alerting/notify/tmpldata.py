@@ -66,8 +66,17 @@ class TemplateAlert:
     """One alert in the data (``template.Alert``)."""
 
     go_type = "template.Alert"
-    __slots__ = ("Status", "Labels", "Annotations", "StartsAt", "EndsAt", "GeneratorURL", "Fingerprint",
-                 "_starts", "_ends")
+    __slots__ = (
+        "Annotations",
+        "EndsAt",
+        "Fingerprint",
+        "GeneratorURL",
+        "Labels",
+        "StartsAt",
+        "Status",
+        "_ends",
+        "_starts",
+    )
 
     def __init__(self, status: str, labels: KV, annotations: KV, starts: GoTime, ends: GoTime,
                  generator_url: str, fp: str):
@@ -109,8 +118,15 @@ class Data:
     """``template.Data``: the dot of every notification template."""
 
     go_type = "*template.Data"
-    __slots__ = ("Receiver", "Status", "Alerts", "GroupLabels", "CommonLabels", "CommonAnnotations",
-                 "ExternalURL")
+    __slots__ = (
+        "Alerts",
+        "CommonAnnotations",
+        "CommonLabels",
+        "ExternalURL",
+        "GroupLabels",
+        "Receiver",
+        "Status",
+    )
 
     def __init__(self, receiver: str, status: str, alerts: TemplateAlerts, group_labels: KV,
                  common_labels: KV, common_annotations: KV, external_url: str):
@@ -169,7 +185,7 @@ def build_data(receiver: str, group_labels: Labels | Mapping[str, str], alerts: 
                 break
             common_l = {k: v for k, v in common_l.items() if a.labels.get(k, None) == v}
             common_a = {k: v for k, v in common_a.items() if a.annotations.get(k, "") == v}
-    gl = group_labels.items() if isinstance(group_labels, Labels) else group_labels.items()
+    gl = group_labels.items()
     return Data(
         quote_meta(receiver),
         "firing" if any_firing else "resolved",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 NS = 1_000_000_000
@@ -28,7 +28,7 @@ _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
     r"(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def local_offset(sec: float) -> int:
@@ -55,7 +55,7 @@ class GoTime(NamedTuple):
 
     @classmethod
     def from_seconds(cls, sec: float, offset: int | None = None) -> GoTime:
-        ns = int(round(sec * NS))
+        ns = round(sec * NS)
         return cls(ns, local_offset(sec) if offset is None else offset)
 
     @classmethod
@@ -67,7 +67,7 @@ class GoTime(NamedTuple):
         y, mo, d, h, mi, s, frac, z, sign, oh, om = m.groups()
         offset = 0 if z else (1 if sign == "+" else -1) * (int(oh) * 3600 + int(om) * 60)
         try:
-            base = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=timezone.utc)
+            base = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=UTC)
         except ValueError as e:
             raise ValueError(f"invalid RFC 3339 time {text!r}: {e}") from None
         delta = base - _EPOCH
@@ -85,14 +85,14 @@ class GoTime(NamedTuple):
         if isinstance(value, GoTime):
             return value
         if isinstance(value, bool):
-            raise ValueError(f"not a time: {value!r}")
+            raise ValueError(f"not a time: {value!r}")  # noqa: TRY004 - callers handle bad input as ValueError
         if isinstance(value, (int, float)):
             if not math.isfinite(value):
                 raise ValueError(f"not a time: {value!r}")
             return cls.from_seconds(float(value))
         if isinstance(value, datetime):
             if value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
+                value = value.replace(tzinfo=UTC)
             off = int(value.utcoffset().total_seconds())
             delta = value - _EPOCH
             ns = (delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000
@@ -109,7 +109,7 @@ class GoTime(NamedTuple):
         return self.ns / NS
 
     def add(self, seconds: float) -> GoTime:
-        return GoTime(self.ns + int(round(seconds * NS)), self.offset)
+        return GoTime(self.ns + round(seconds * NS), self.offset)
 
     def before(self, other: GoTime) -> bool:
         return self.ns < other.ns

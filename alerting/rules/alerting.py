@@ -17,7 +17,6 @@ from __future__ import annotations
 import enum
 import math
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -236,13 +235,8 @@ class AlertingRule:
         return Labels.from_dict(d)
 
     def timed_eval(self, query: QueryFunc, ts_ms: int, query_offset_ms: int, limit: int):
-        t0 = time.perf_counter()
-        try:
+        with self.status.timing(ts_ms):
             return self.eval(query, ts_ms, query_offset_ms, limit)
-        finally:
-            with self.status.lock:
-                self.status.eval_duration_s = time.perf_counter() - t0
-                self.status.eval_timestamp_ms = ts_ms
 
     # --- notification ----------------------------------------------------------
     def alerts_to_send(self, ts_ms: int, resend_delay_ms: int, interval_ms: int) -> list[NotifierAlert]:

@@ -63,7 +63,7 @@ def _parse_matchers(match: Sequence[str]) -> list[list[Matcher]]:
     for m in match:
         try:
             tree = Engine().parse(m)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any parse failure is the client's bad match[]
             raise BadParameter("match[]", str(e)) from None
         if not isinstance(tree, _ast.VectorSelector):
             raise BadParameter("match[]", f"invalid parameter 'match[]': {m} is not a series selector")

@@ -9,6 +9,7 @@ found`` on stdout, ``FAILED:`` and the problems on stderr.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -31,7 +32,7 @@ def duplicate_rules(rf: RuleFile) -> list[tuple[str, Labels]]:
             keyed.append((r.name, Labels.from_dict(labels)))
     keyed.sort()
     dups: list[tuple[str, Labels]] = []
-    for prev, cur in zip(keyed, keyed[1:]):
+    for prev, cur in itertools.pairwise(keyed):
         if prev == cur and (not dups or dups[-1] != cur):
             dups.append(cur)
     return dups

@@ -21,10 +21,10 @@ from pathlib import Path
 import yaml
 
 from alerting.rules.templates import check_alert_template
-from storage.labels import is_legacy_label_name, is_legacy_metric_name
 from spyglass.configtypes import parse_duration_ms
+from storage.labels import is_legacy_label_name, is_legacy_metric_name
 
-__all__ = ["Rule", "RuleGroup", "RuleFile", "RuleFileError", "load_file", "parse_rule_file"]
+__all__ = ["Rule", "RuleFile", "RuleFileError", "RuleGroup", "load_file", "parse_rule_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +288,7 @@ def parse_rule_file(
         interval = dec.duration(gm.get("interval"))
         qo = None if _is_null(gm.get("query_offset")) else dec.duration(gm.get("query_offset"))
         limit = dec.integer(gm.get("limit"))
-        glabels, glabel_nodes = dec.string_map(gm.get("labels"))
+        glabels, _glabel_nodes = dec.string_map(gm.get("labels"))
         rule_nodes: list[yaml.Node] = []
         rn = gm.get("rules")
         if not _is_null(rn):
@@ -392,7 +392,7 @@ def _validate_rule(r: dict, rm: dict, rnode, legacy: bool, parse_expr) -> list[t
     else:
         try:
             parse_expr(r["expr"])
-        except Exception as e:  # the engine's ParseError (message carries the position)
+        except Exception as e:  # noqa: BLE001 - the engine's ParseError (message carries the position)
             out.append((_where(expr_node), f"could not parse expression: {e}"))
     if r["record"]:
         w = _where(rec_node)

@@ -155,7 +155,7 @@ class Group:
             m.evaluations.labels(self.key).inc()
             try:
                 vector = rule.timed_eval(self.opts.query_func, ts_ms, offset, self.limit)
-            except Exception as e:  # any failure of one rule must not stop the others
+            except Exception as e:  # noqa: BLE001 - any failure of one rule must not stop the others
                 rule.status.set_result(e)
                 m.evaluation_failures.labels(self.key).inc()
                 self.opts.logger.warning("evaluating rule %r of group %r failed: %s", rule.name, self.key, e)
@@ -212,7 +212,7 @@ class Group:
             ]
         try:
             self.opts.notify(rule.expr, alerts)
-        except Exception as e:  # a broken notifier must not break evaluation
+        except Exception as e:  # noqa: BLE001 - a broken notifier must not break evaluation
             self.opts.logger.warning("sending alerts of rule %r failed: %s", rule.name, e)
 
     def _cleanup_stale_series(self, ts_ms: int) -> None:
@@ -288,7 +288,7 @@ class Group:
                     continue
                 try:
                     ss = q.select(rule.for_state_matchers())
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 - restoring is best effort; the rule starts afresh
                     self.opts.logger.error("restoring 'for' state of %r failed: %s", rule.name, e)
                     rule.restored = True
                     continue
@@ -325,7 +325,7 @@ class Group:
             if isinstance(r, AlertingRule) and isinstance(oldr, AlertingRule):
                 r.copy_state_from(oldr)
         self.stale_series = list(old.stale_series)
-        for key, left in by_key.items():
+        for left in by_key.values():
             for fi in left:
                 self.stale_series.extend(old.series_in_previous_eval[fi])
 
@@ -363,4 +363,4 @@ def build_rule(
     return RecordingRule(spec.name, spec.expr, labels)
 
 
-__all__ = ["Group", "GroupOptions", "group_key", "build_rule", "ALERT_FOR_STATE_METRIC"]
+__all__ = ["ALERT_FOR_STATE_METRIC", "Group", "GroupOptions", "build_rule", "group_key"]

@@ -14,6 +14,7 @@ last good rules running and reports every problem with file and line::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import glob
 import logging
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -209,11 +211,11 @@ class Manager:
             t = ts_ms - g.query_offset_ms
             try:
                 self.opts.appendable.append(SampleBatch.from_samples([(ls, t, STALE_NAN) for ls in series]))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - staleness markers are best effort
                 log.warning("marking series of removed group %r stale failed: %s", g.key, e)
 
         if self._started and self._scheduler is not None:
-            run_at = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(milliseconds=2 * g.interval_ms)
+            run_at = _dt.datetime.now(_dt.UTC) + _dt.timedelta(milliseconds=2 * g.interval_ms)
             self._scheduler.add_job(mark_stale, DateTrigger(run_date=run_at), id=f"stale:{g.key}:{id(g)}")
         else:
             mark_stale()
@@ -225,7 +227,7 @@ class Manager:
             if self._started:
                 return
             if self._scheduler is None:
-                self._scheduler = BackgroundScheduler(timezone=_dt.timezone.utc)
+                self._scheduler = BackgroundScheduler(timezone=_dt.UTC)
             if not self._scheduler.running:
                 self._scheduler.start()
             self._started = True
@@ -252,10 +254,10 @@ class Manager:
         first_ns = g.first_eval_ns(now_ns)
         # apscheduler runs on the wall clock; the group's own clock decides the slot
         delay_s = max(0.0, (first_ns - now_ns) / 1e9)
-        start = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=delay_s)
+        start = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=delay_s)
         self._scheduler.add_job(
             g.run_iteration,
-            IntervalTrigger(seconds=g.interval_ms / 1000.0, start_date=start, timezone=_dt.timezone.utc),
+            IntervalTrigger(seconds=g.interval_ms / 1000.0, start_date=start, timezone=_dt.UTC),
             id=self._job_id(g),
             max_instances=1,
             coalesce=True,
@@ -266,10 +268,9 @@ class Manager:
     def _unschedule(self, g: Group) -> None:
         if self._scheduler is None:
             return
-        try:
+        # Not scheduled when never started or already removed.
+        with contextlib.suppress(JobLookupError):
             self._scheduler.remove_job(self._job_id(g))
-        except Exception:
-            pass  # not scheduled (never started or already removed)
 
     # --- views ------------------------------------------------------------------------
     def rule_groups(self) -> list[Group]:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from alerting.rules.rule import QueryFunc, RuleStatus
@@ -55,10 +54,5 @@ class RecordingRule:
         return ("record", self.name, self.expr, self.labels)
 
     def timed_eval(self, query: QueryFunc, ts_ms: int, query_offset_ms: int, limit: int):
-        t0 = time.perf_counter()
-        try:
+        with self.status.timing(ts_ms):
             return self.eval(query, ts_ms, query_offset_ms, limit)
-        finally:
-            with self.status.lock:
-                self.status.eval_duration_s = time.perf_counter() - t0
-                self.status.eval_timestamp_ms = ts_ms

@@ -10,22 +10,24 @@ engine in a server and over any stand-in in tests::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import enum
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from storage.labels import Labels
 
 __all__ = [
+    "NotifierAlert",
+    "NotifyFunc",
     "QueryFunc",
     "RuleHealth",
     "RuleResultError",
-    "NotifierAlert",
-    "NotifyFunc",
-    "engine_query_func",
     "add_external_labels",
+    "engine_query_func",
     "rfc3339",
 ]
 
@@ -87,7 +89,7 @@ def rfc3339(ms: int | None) -> str:
     if ms is None:
         return "0001-01-01T00:00:00Z"
     sec, msec = divmod(int(ms), 1000)
-    d = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=sec)
+    d = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(seconds=sec)
     frac = f".{msec:03d}".rstrip("0").rstrip(".") if msec else ""
     return d.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
 
@@ -129,6 +131,18 @@ class RuleStatus:
     eval_duration_s: float = 0.0
     eval_timestamp_ms: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextlib.contextmanager
+    def timing(self, ts_ms: int) -> Iterator[None]:
+        """Record the evaluation at ``ts_ms`` and how long the ``with`` body took,
+        also when it raises: ``with rule.status.timing(ts): rule.eval(...)``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.eval_duration_s = time.perf_counter() - t0
+                self.eval_timestamp_ms = ts_ms
 
     def set_result(self, error: BaseException | str | None) -> None:
         with self.lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import ClassVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Summary
 
@@ -36,8 +37,9 @@ class RuleMetrics:
     config_last_reload_successful: Gauge
     config_last_reload_success_timestamp: Gauge
 
-    _lock = threading.Lock()
-    _by_registry = {}  # registry id -> (registry, RuleMetrics): a registry accepts a name once
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    # registry id -> (registry, RuleMetrics): a registry accepts a name once
+    _by_registry: ClassVar[dict[int, tuple]] = {}
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry | None = None) -> RuleMetrics:

@@ -24,18 +24,18 @@ from urllib.parse import quote_plus, urlsplit
 from alerting.template import StrMap, Template, TemplateError, sprintf
 from alerting.template.gofmt import GoStringer, go_type_name
 from alerting.template.goregexp import compile_go, must_compile, replace_all
-from alerting.template.gotime import GoDuration, GoTime, SECOND, seconds_to_go_time
+from alerting.template.gotime import SECOND, GoDuration, GoTime, seconds_to_go_time
 from spyglass.configtypes import parse_duration_ms
 
 __all__ = [
     "ALERT_DEFS",
     "AlertTemplateData",
+    "Expander",
+    "QueryFunc",
     "QueryResult",
     "QuerySample",
-    "QueryFunc",
-    "Expander",
-    "expand_alert_text",
     "check_alert_template",
+    "expand_alert_text",
     "prometheus_funcs",
 ]
 
@@ -54,7 +54,7 @@ QueryFunc = Callable[[str, int], Sequence[tuple[Mapping[str, str], float]]]
 class AlertTemplateData:
     """The dot of an alert template (Prometheus's anonymous struct)."""
 
-    __slots__ = ("Labels", "ExternalLabels", "ExternalURL", "Value")
+    __slots__ = ("ExternalLabels", "ExternalURL", "Labels", "Value")
     go_type = (
         "struct { Labels map[string]string; ExternalLabels map[string]string; "
         "ExternalURL string; Value interface {} }"
@@ -139,24 +139,36 @@ def convert_to_float(i) -> float:
 # --- the functions -----------------------------------------------------------------
 
 
-def humanize(i) -> str:
-    v = convert_to_float(i)
-    if v == 0 or math.isnan(v) or math.isinf(v):
-        return sprintf("%.4g", v)
-    if abs(v) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(v) < 1000:
-                break
-            prefix = p
-            v /= 1000
-        return sprintf("%.4g%s", v, prefix)
+def _scale_down(v: float, prefixes: tuple[str, ...], base: float) -> tuple[float, str]:
+    """Divide by ``base`` while ``|v| >= base``, one prefix a step (Prometheus's loop)."""
+    prefix = ""
+    for p in prefixes:
+        if abs(v) < base:
+            break
+        prefix = p
+        v /= base
+    return v, prefix
+
+
+def _scale_up_small(v: float) -> tuple[float, str]:
+    """Multiply a fraction by 1000 until ``|v| >= 1``, one SI prefix a step."""
     prefix = ""
     for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
         if abs(v) >= 1:
             break
         prefix = p
         v *= 1000
+    return v, prefix
+
+
+def humanize(i) -> str:
+    v = convert_to_float(i)
+    if v == 0 or math.isnan(v) or math.isinf(v):
+        return sprintf("%.4g", v)
+    if abs(v) >= 1:
+        v, prefix = _scale_down(v, ("k", "M", "G", "T", "P", "E", "Z", "Y"), 1000)
+    else:
+        v, prefix = _scale_up_small(v)
     return sprintf("%.4g%s", v, prefix)
 
 
@@ -164,12 +176,7 @@ def humanize1024(i) -> str:
     v = convert_to_float(i)
     if abs(v) <= 1 or math.isnan(v) or math.isinf(v):
         return sprintf("%.4g", v)
-    prefix = ""
-    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
-        if abs(v) < 1024:
-            break
-        prefix = p
-        v /= 1024
+    v, prefix = _scale_down(v, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"), 1024)
     return sprintf("%.4g%s", v, prefix)
 
 
@@ -196,12 +203,7 @@ def humanize_duration(i) -> str:
         if minutes:
             return f"{sign}{minutes}m {seconds}s"
         return sprintf("%s%.4gs", sign, v)
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix = p
-        v *= 1000
+    v, prefix = _scale_up_small(v)
     return sprintf("%.4g%ss", v, prefix)
 
 

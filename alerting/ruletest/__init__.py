@@ -14,4 +14,4 @@ histogram inputs and expectations (storage holds float samples), promtool's
 
 from alerting.ruletest.runner import prom_labels_string, run, run_file
 
-__all__ = ["run", "run_file", "prom_labels_string"]
+__all__ = ["prom_labels_string", "run", "run_file"]

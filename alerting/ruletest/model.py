@@ -15,14 +15,14 @@ import yaml
 from spyglass.configtypes import parse_duration_ms
 
 __all__ = [
-    "TestFileError",
-    "UnitTestFile",
-    "TestGroup",
-    "InputSeries",
     "AlertTestCase",
     "ExpectedAlert",
-    "PromqlTestCase",
     "ExpectedSample",
+    "InputSeries",
+    "PromqlTestCase",
+    "TestFileError",
+    "TestGroup",
+    "UnitTestFile",
     "parse_test_file",
 ]
 
@@ -231,16 +231,16 @@ def parse_time_ms(s: str) -> int:
     """promtool's parseTime: Unix seconds (with fraction) or RFC 3339."""
     try:
         f = float(s)
-        return int(round(f * 1000))
+        return round(f * 1000)
     except ValueError:
         pass
     try:
-        t = _dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        t = _dt.datetime.fromisoformat(s)
     except ValueError:
         raise ValueError(f"cannot parse {s!r} to a valid timestamp") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
-    return int(round(t.timestamp() * 1000))
+        t = t.replace(tzinfo=_dt.UTC)
+    return round(t.timestamp() * 1000)
 
 
 _FILE_FIELDS = {"rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare"}

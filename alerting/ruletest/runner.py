@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from prometheus_client import CollectorRegistry
+
 from alerting.rules.alerting import AlertingRule, AlertState
 from alerting.rules.file import RuleFileError, load_file
 from alerting.rules.group import Group, GroupOptions, build_rule
@@ -28,13 +30,12 @@ from alerting.ruletest.shortcut import shortcut_query
 from alerting.template.gofmt import go_quote
 from alerting.template.goregexp import GoRegexpError, compile_go
 from alerting.template.gotime import GoDuration
-from prometheus_client import CollectorRegistry
 from spyglass.configtypes import format_duration_ms
 from storage.interface import SampleBatch
 from storage.labels import Labels, is_legacy_label_name
 from storage.memstore import MemoryStorage
 
-__all__ = ["run", "run_file", "prom_labels_string"]
+__all__ = ["prom_labels_string", "run", "run_file"]
 
 _EPOCH_MS = 0
 
@@ -242,8 +243,8 @@ def _run_group(
         if a.alertname == "":
             where = f" (in TestGroup {tg.name})" if tg.name else ""
             return [
-                "an item under alert_rule_test misses required attribute alertname at eval_time "
-                f"{format_duration_ms(a.eval_time_ms)}{where}"
+                ("an item under alert_rule_test misses required attribute alertname at eval_time "
+                 f"{format_duration_ms(a.eval_time_ms)}{where}")
             ]
     test_name = f"    name: {tg.name},\n" if tg.name else ""
     errs: list[str] = []
@@ -300,7 +301,7 @@ def _run_group(
         when = format_duration_ms(tc.eval_time_ms)
         try:
             vec = query(tc.expr, mint + tc.eval_time_ms)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported in the test result, as promtool does
             errs.append(f"    expr: {go_quote(tc.expr)}, time: {when}, err: {e}")
             continue
         got_s = sorted(((s.labels, s.v) for s in vec), key=lambda x: x[0])
@@ -313,7 +314,7 @@ def _run_group(
             text = es.labels.strip()
             try:
                 ls = Labels.EMPTY if text in ("", "{}") else Labels.parse(text)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - reported in the test result, as promtool does
                 bad = f"labels {go_quote(es.labels)}: {e}"
                 break
             exp_s.append((ls, es.value))

@@ -10,7 +10,8 @@ engine. The answer is the same; only the time differs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Set
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 from storage.labels import METRIC_NAME, MatchOp
 from storage.promql import ast
@@ -56,7 +57,7 @@ def _selector_name(sel: ast.VectorSelector) -> str | None:
     return None
 
 
-def provably_empty(e, present: Set[str]) -> bool:
+def provably_empty(e, present: AbstractSet[str]) -> bool:
     """True when ``e`` yields no samples given that metrics not in ``present``
     have no series at all."""
     if isinstance(e, ast.VectorSelector):
@@ -96,7 +97,7 @@ def provably_empty(e, present: Set[str]) -> bool:
     return False  # literals and anything unknown: assume it yields something
 
 
-def shortcut_query(query: Callable, parse: Callable, present: Set[str]) -> Callable:
+def shortcut_query(query: Callable, parse: Callable, present: AbstractSet[str]) -> Callable:
     """Wrap a rule query function: answer ``[]`` when the expression provably reads nothing."""
     trees: dict[str, object] = {}
 

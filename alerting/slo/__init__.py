@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alerting.slo.sloth import SLOSpecError, generate_from_text, rule_groups
 
-__all__ = ["generate", "generate_from_text", "rule_groups", "SLOSpecError"]
+__all__ = ["SLOSpecError", "generate", "generate_from_text", "rule_groups"]
 
 
 def generate(spec_path: str | Path, **kw) -> str:

@@ -205,7 +205,7 @@ def _validate(slo: _SLO, where: str, parse_expr) -> None:
         expr = _render(q, {"window": "1m"}, what)
         try:
             parse_expr(expr)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any parse failure makes the spec invalid
             raise SLOSpecError(f"{where}: invalid SLI: {what} expression: {e}") from None
     for kind in ("page", "ticket"):
         meta = getattr(slo, kind)

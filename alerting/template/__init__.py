@@ -28,19 +28,20 @@ from alerting.template import builtins as _builtins
 from alerting.template import executor as _exec
 from alerting.template.gofmt import go_quote, sprint, sprintf, sprintln
 from alerting.template.nodes import Tree, is_empty_tree
-from alerting.template.parser import ParseError, parse as _parse
+from alerting.template.parser import ParseError
+from alerting.template.parser import parse as _parse
 from alerting.template.values import StrMap, is_true
 
 __all__ = [
+    "StrMap",
     "Template",
     "TemplateError",
-    "StrMap",
+    "html_escape",
     "is_true",
+    "js_escape",
     "sprint",
     "sprintf",
     "sprintln",
-    "html_escape",
-    "js_escape",
 ]
 
 html_escape = _builtins.html_escape_string

@@ -129,7 +129,7 @@ def _seq_view(item):
 
 
 def _map_key_check(m: Mapping, key) -> None:
-    string_keys = all(isinstance(k, str) for k in m.keys())
+    string_keys = all(isinstance(k, str) for k in m)
     if string_keys:
         if key is None:
             raise FuncError("value is nil; should be of type string")
@@ -263,9 +263,7 @@ def js_escape_string(s: str) -> str:
             out.append(_JS[c])
         elif o < 0x20:
             out.append(f"\\u00{o:02X}")
-        elif o < 0x80:
-            out.append(c)
-        elif c.isprintable() and not 0xD800 <= o <= 0xDFFF:
+        elif o < 0x80 or c.isprintable() and not 0xD800 <= o <= 0xDFFF:
             out.append(c)
         else:
             out.append(f"\\u{o:04X}")

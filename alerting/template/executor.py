@@ -124,7 +124,7 @@ def _lookup_field(receiver, name: str):
         return getattr(receiver, name)
     except AttributeError:
         return _NOT_FOUND
-    except Exception as e:  # a property that raised
+    except Exception as e:  # noqa: BLE001 - a property that raised
         raise B.FuncError(str(e)) from None
 
 
@@ -495,7 +495,7 @@ class State:
         except RecursionError:
             self.at(node)
             self.errorf(f"error calling {name}: maximum recursion depth exceeded")
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - Go turns a function's panic into an exec error
             self.at(node)
             self.errorf(f"error calling {name}: {_err_text(e)}")
         return result

@@ -18,7 +18,7 @@ import math
 import unicodedata
 from collections.abc import Mapping
 
-__all__ = ["sprint", "sprintln", "sprintf", "go_quote", "go_type_name", "format_float", "GoStringer"]
+__all__ = ["GoStringer", "format_float", "go_quote", "go_type_name", "sprint", "sprintf", "sprintln"]
 
 
 class GoStringer:
@@ -265,7 +265,7 @@ def _hex_float(x: float, prec: int, upper: bool) -> str:
 
 
 class _Flags:
-    __slots__ = ("plus", "minus", "sharp", "space", "zero", "plus_v", "sharp_v", "wid", "prec")
+    __slots__ = ("minus", "plus", "plus_v", "prec", "sharp", "sharp_v", "space", "wid", "zero")
 
     def __init__(self):
         self.clear()
@@ -596,7 +596,7 @@ class _Printer:
         if verb in "vsxXq":
             try:
                 s = str(arg)
-            except Exception as e:  # Go prints a panicking String() as %!v(PANIC=String method: ...)
+            except Exception as e:  # noqa: BLE001 - Go prints a panicking String() as %!v(PANIC=String method: ...)
                 self.buf.append(f"%!{verb}(PANIC=String method: {e})")
                 return True
             self.fmt_string(s, verb, s)
@@ -604,9 +604,9 @@ class _Printer:
         return False
 
     def print_value(self, v, verb: str, depth: int) -> None:
-        if depth > 0 and v is not None and not isinstance(v, (Mapping, list, tuple)):
-            if self.handle_methods(v, verb):
-                return
+        if (depth > 0 and v is not None and not isinstance(v, (Mapping, list, tuple))
+                and self.handle_methods(v, verb)):
+            return
         if v is None:
             if depth == 0:
                 self.buf.append("<invalid reflect.Value>")

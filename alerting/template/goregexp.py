@@ -13,7 +13,7 @@ import re2
 
 from collector.relabel.process import expand  # Go's Regexp.Expand, shared with relabeling
 
-__all__ = ["GoRegexpError", "compile_go", "must_compile", "match_string", "replace_all"]
+__all__ = ["GoRegexpError", "compile_go", "match_string", "must_compile", "replace_all"]
 
 _OPTS = re2.Options()
 _OPTS.log_errors = False

@@ -5,6 +5,9 @@ Templates call their methods the Go way (``(now | toTime).Format "2006"``,
 them (``2015-06-23 13:19:44.128 +0000 UTC``, ``30m0s``)::
 
     GoTime.from_unix_ms(0).Format("Mon Jan 2 15:04:05 2006")   # 'Thu Jan 1 00:00:00 1970'
+
+Layout formatting itself (``format_wall_clock``) takes any zone: notification
+templates (``alerting.notify.gotimefmt``) format their zoned times with it too.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import datetime as _dt
 
 from alerting.template.gofmt import GoStringer, format_float
 
-__all__ = ["GoTime", "GoDuration", "GoMonth", "GoWeekday", "format_layout"]
+__all__ = ["GoDuration", "GoMonth", "GoTime", "GoWeekday", "format_layout", "format_wall_clock"]
 
 _MONTHS = [
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 ]
 _DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 NANOSECOND = 1
 MICROSECOND = 1000
@@ -280,8 +283,35 @@ def _next_chunk(layout: str) -> tuple[str, str | tuple, str]:
 
 def format_layout(t: GoTime, layout: str) -> str:
     """Go's Time.Format for a UTC time."""
-    d = t._dt()
-    nanos = t._nanos()
+    return format_wall_clock(t._dt(), t._nanos(), 0, "UTC", layout)
+
+
+def _zone_offset(std: str, offset_s: int) -> str:
+    """A ``-07...``/``Z07...`` chunk for ``offset_s`` seconds east of UTC."""
+    if std.startswith("Z") and offset_s == 0:
+        return "Z"
+    sign = "+" if offset_s >= 0 else "-"
+    a = abs(offset_s)
+    hh, mm, ss = a // 3600, (a // 60) % 60, a % 60
+    body = std.lstrip("Z-")
+    if body == "07:00:00":
+        return f"{sign}{hh:02d}:{mm:02d}:{ss:02d}"
+    if body == "070000":
+        return f"{sign}{hh:02d}{mm:02d}{ss:02d}"
+    if body == "07:00":
+        return f"{sign}{hh:02d}:{mm:02d}"
+    if body == "0700":
+        return f"{sign}{hh:02d}{mm:02d}"
+    return f"{sign}{hh:02d}"
+
+
+def format_wall_clock(d: _dt.datetime, nanos: int, offset_s: int, zone: str, layout: str) -> str:
+    """Go's Time.Format for the wall clock ``d`` (``nanos`` into its second) of a
+    zone ``offset_s`` seconds east of UTC named ``zone``; shared by template
+    times (always UTC) and notification times (any zone)::
+
+        format_wall_clock(datetime(2024, 5, 1, 12), 0, 7200, "CEST", "15:04 MST")  # '12:00 CEST'
+    """
     out = []
     while layout:
         prefix, std, suffix = _next_chunk(layout)
@@ -298,6 +328,9 @@ def format_layout(t: GoTime, layout: str) -> str:
                     out.append(sep + digits)
             else:
                 out.append(sep + digits)
+            continue
+        if std[0] in "-Z":
+            out.append(_zone_offset(std, offset_s))
             continue
         y = d.year
         hour12 = d.hour % 12 or 12
@@ -324,15 +357,8 @@ def format_layout(t: GoTime, layout: str) -> str:
             "05": f"{d.second:02d}",
             "PM": "PM" if d.hour >= 12 else "AM",
             "pm": "pm" if d.hour >= 12 else "am",
-            "MST": "UTC",
-            "-070000": "+000000",
-            "-07:00:00": "+00:00:00",
-            "-0700": "+0000",
-            "-07:00": "+00:00",
-            "-07": "+00",
-        }.get(std)
-        if v is None:  # Z07... : UTC is written as Z
-            v = "Z"
+            "MST": zone,
+        }[std]
         out.append(v)
     return "".join(out)
 

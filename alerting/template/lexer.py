@@ -165,9 +165,9 @@ class Lexer:
                 break
         self.backup()
 
-    def errorf(self, msg: str):
+    def errorf(self, msg: str) -> None:
+        """Emit an error token; ``return self.errorf(...)`` (None) ends the lexing loop."""
         self.items.append(Token(ERROR, self.start, msg, self.start_line))
-        return None
 
     def at_right_delim(self) -> tuple[bool, bool]:
         s, p = self.input, self.pos
@@ -370,20 +370,25 @@ class Lexer:
         self.emit(typ)
         return self.lex_inside_action
 
-    def lex_char(self):
+    def _lex_escaped(self, quote: str, typ, what: str):
+        """Scan to the closing ``quote`` of a one-line literal with backslash
+        escapes (Go's lexChar and lexQuote differ only in these three)."""
         while True:
             c = self.next()
             if c == "\\":
                 c2 = self.next()
                 if c2 != "" and c2 != "\n":
                     continue
-                return self.errorf("unterminated character constant")
+                return self.errorf(f"unterminated {what}")
             if c in ("", "\n"):
-                return self.errorf("unterminated character constant")
-            if c == "'":
+                return self.errorf(f"unterminated {what}")
+            if c == quote:
                 break
-        self.emit(CHAR_CONSTANT)
+        self.emit(typ)
         return self.lex_inside_action
+
+    def lex_char(self):
+        return self._lex_escaped("'", CHAR_CONSTANT, "character constant")
 
     def lex_number(self):
         if not self.scan_number():
@@ -422,19 +427,7 @@ class Lexer:
         return True
 
     def lex_quote(self):
-        while True:
-            c = self.next()
-            if c == "\\":
-                c2 = self.next()
-                if c2 != "" and c2 != "\n":
-                    continue
-                return self.errorf("unterminated quoted string")
-            if c in ("", "\n"):
-                return self.errorf("unterminated quoted string")
-            if c == '"':
-                break
-        self.emit(STRING)
-        return self.lex_inside_action
+        return self._lex_escaped('"', STRING, "quoted string")
 
     def lex_raw_quote(self):
         while True:

@@ -71,7 +71,7 @@ class CommentNode(Node):
 
 
 class PipeNode(Node):
-    __slots__ = ("line", "is_assign", "decl", "cmds")
+    __slots__ = ("cmds", "decl", "is_assign", "line")
 
     def __init__(self, pos, tree, line: int):
         super().__init__(pos, tree)
@@ -158,7 +158,7 @@ class FieldNode(Node):
 
 
 class ChainNode(Node):
-    __slots__ = ("node", "fields")
+    __slots__ = ("fields", "node")
 
     def __init__(self, pos, tree, node: Node):
         super().__init__(pos, tree)
@@ -226,7 +226,7 @@ class StringNode(Node):
 class BranchNode(Node):
     """if / range / with."""
 
-    __slots__ = ("line", "pipe", "list", "else_list")
+    __slots__ = ("else_list", "line", "list", "pipe")
     keyword = ""
 
     def __init__(self, pos, tree, line, pipe, lst, else_list):

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from alerting.template.gofmt import GoStringer
 
-__all__ = ["StrMap", "is_true", "is_func", "ParamSpec", "param_spec", "type_label"]
+__all__ = ["ParamSpec", "StrMap", "is_func", "is_true", "param_spec", "type_label"]
 
 
 class StrMap(dict):
@@ -148,7 +148,7 @@ def _spec_of(fn) -> ParamSpec:
         return _ANY_SPEC
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:
+    except Exception:  # noqa: BLE001 - unresolvable hints mean untyped arguments
         hints = {}
     fixed: list[type | None] = []
     required = 0

@@ -19,15 +19,23 @@ from dashboards.grafana.errors import DashboardError
 from dashboards.grafana.model import Dashboard, Panel, Target, Variable
 from dashboards.grafana.parse import parse_dashboard
 
-__all__ = ["Dashboard", "DashboardError", "Panel", "Target", "Variable", "load_documents",
-           "parse_dashboard", "documents_from_text"]
+__all__ = [
+    "Dashboard",
+    "DashboardError",
+    "Panel",
+    "Target",
+    "Variable",
+    "documents_from_text",
+    "load_documents",
+    "parse_dashboard",
+]
 
 
 def documents_from_text(text: str, name: str = "") -> list[Any]:
     """Dashboards in a JSON text, or in YAML: a dashboard, a ConfigMap or a ConfigMapList
     whose ``data`` values are dashboard JSON strings (as kube-prometheus ships them)."""
     stripped = text.lstrip()
-    if stripped.startswith("{") or stripped.startswith("["):
+    if stripped.startswith(("{", "[")):
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:

@@ -7,7 +7,8 @@ getters accept what Grafana accepts and reject only what it could not use.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dashboards.grafana.errors import DashboardError
@@ -18,7 +19,7 @@ _MISSING = object()
 class Reader:
     """A JSON object seen at ``path``; ``Reader(obj).str("title")`` reads a field."""
 
-    __slots__ = ("obj", "path", "panel")
+    __slots__ = ("obj", "panel", "path")
 
     def __init__(self, obj: Any, path: str = "", panel: str = ""):
         self.obj = obj
@@ -69,6 +70,16 @@ class Reader:
             yield Reader(item, f"{base}[{i}]", self.panel)
 
     # -- scalars ----------------------------------------------------------------
+    def regex(self, key: str, compile: Callable[[str], object] = re.compile) -> str:
+        """A string field that ``compile`` accepts (when not empty), as written."""
+        pattern = self.str(key)
+        if pattern:
+            try:
+                compile(pattern)
+            except re.error as e:
+                raise self.error(f"invalid regular expression: {e}", key) from None
+        return pattern
+
     def str(self, key: str, default: str = "") -> str:
         v = self.obj.get(key)
         if v is None:
@@ -134,7 +145,7 @@ class Reader:
         return tuple(out)
 
 
-def _num_text(v: int | float) -> str:
+def _num_text(v: float) -> str:
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 

@@ -84,7 +84,7 @@ def interpolate(stops: tuple[str, ...], t: float) -> str:
 
 def scheme(mode: str) -> tuple[str, ...] | None:
     """Stops of a ``continuous-…`` colour mode or heatmap scheme name."""
-    name = mode[len("continuous-"):] if mode.startswith("continuous-") else mode
+    name = mode.removeprefix("continuous-")
     return SCHEMES.get(name)
 
 

@@ -35,10 +35,10 @@ class FieldRef:
 
 @lru_cache(maxsize=4096)
 def _rx(pattern: str) -> re.Pattern[str] | None:
-    m = re.match(r"^/(.*)/([a-z]*)$", pattern, re.S)
+    m = re.match(r"^/(.*)/([a-z]*)$", pattern, re.DOTALL)
     try:
         if m:
-            return re.compile(m.group(1), re.I if "i" in m.group(2) else 0)
+            return re.compile(m.group(1), re.IGNORECASE if "i" in m.group(2) else 0)
         return re.compile(pattern)
     except re.error:
         return None
@@ -124,9 +124,8 @@ def map_value(fc: FieldConfig, value: Any) -> MappingResult | None:
             rx = _rx(m.pattern)
             if rx and value is not None and rx.search(_key_text(value)):
                 return m.result
-        elif m.kind == "special":
-            if _special(m.match, value):
-                return m.result
+        elif m.kind == "special" and _special(m.match, value):
+            return m.result
     return None
 
 

@@ -7,9 +7,9 @@ row closes its gap, as in Grafana.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Mapping
 
 from dashboards.grafana.model import EMPTY, Dashboard, GridPos, Panel
 from dashboards.grafana.template import VarValue

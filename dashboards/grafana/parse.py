@@ -246,12 +246,7 @@ def _parse_mappings(r: Reader, key: str) -> tuple[ValueMapping, ...]:
             out.append(ValueMapping("range", low=opts.float("from"), high=opts.float("to"),
                                     result=_parse_result(opts.obj_at("result"))))
         elif kind == "regex":
-            pattern = opts.str("pattern")
-            try:
-                re.compile(pattern)
-            except re.error as e:
-                raise opts.error(f"invalid regular expression: {e}", "pattern") from None
-            out.append(ValueMapping("regex", pattern=pattern,
+            out.append(ValueMapping("regex", pattern=opts.regex("pattern"),
                                     result=_parse_result(opts.obj_at("result"))))
         elif kind == "special":
             match = opts.str("match")
@@ -381,11 +376,7 @@ def _parse_override(r: Reader) -> Override:
         names = Reader(raw if isinstance(raw, dict) else {}, f"{m.path}.options", r.panel)
         opts: str | tuple[str, ...] = names.str_list("names")
     elif kind == "byRegexp":
-        opts = m.str("options")
-        try:
-            re.compile(opts)
-        except re.error as e:
-            raise m.error(f"invalid regular expression: {e}", "options") from None
+        opts = m.regex("options")
     else:
         opts = m.str("options")
     props = []
@@ -579,14 +570,9 @@ def _parse_transformation(r: Reader) -> Transformation:
     elif tid == "filterFieldsByName":
         inc = o.obj_at("include")
         exc = o.obj_at("exclude")
-        for rr in (inc, exc):
-            if rr.str("pattern"):
-                try:
-                    re.compile(rr.str("pattern"))
-                except re.error as e:
-                    raise rr.error(f"invalid regular expression: {e}", "pattern") from None
-        opts = {"include": inc.str_list("names"), "includePattern": inc.str("pattern"),
-                "exclude": exc.str_list("names"), "excludePattern": exc.str("pattern")}
+        inc_pattern, exc_pattern = inc.regex("pattern"), exc.regex("pattern")
+        opts = {"include": inc.str_list("names"), "includePattern": inc_pattern,
+                "exclude": exc.str_list("names"), "excludePattern": exc_pattern}
     elif tid == "reduce":
         opts = {"reducers": o.str_list("reducers") or ("lastNotNull",)}
     elif tid == "filterByRefId":
@@ -643,13 +629,8 @@ def _parse_variable(r: Reader) -> Variable:
     vtype = r.str("type", "query") or "query"
     if vtype not in VARIABLE_TYPES:
         raise r.error(f'unknown variable type "{vtype}"', "type")
-    regex = r.str("regex")
-    if regex:
-        from dashboards.grafana.varquery import compile_js_regex
-        try:
-            compile_js_regex(regex)
-        except re.error as e:
-            raise r.error(f"invalid regular expression: {e}", "regex") from None
+    from dashboards.grafana.varquery import compile_js_regex
+    regex = r.regex("regex", compile_js_regex)
     current, current_text = _current(r)
     options = tuple(VariableOption(o.str("text"), o.str("value")) for o in r.objects("options"))
     all_value = r.raw("allValue")
@@ -709,7 +690,7 @@ def _rows_to_panels(r: Reader) -> list[Reader]:
         x = 0
         for pi, p in enumerate(row.objects("panels")):
             span = p.float("span", 12) or 12
-            w = max(1, min(24, int(round(span * 2))))
+            w = max(1, min(24, round(span * 2)))
             if x + w > 24:
                 x, y = 0, y + height
             obj = dict(p.obj)
@@ -737,4 +718,4 @@ def _px_to_units(v: Any) -> int:
     else:
         m = re.match(r"\s*(\d+(?:\.\d+)?)", str(v))
         px = float(m.group(1)) if m else 250.0
-    return max(1, int(math.ceil(px / 30)))
+    return max(1, math.ceil(px / 30))

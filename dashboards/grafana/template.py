@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping, Union
+from datetime import UTC, datetime
 
 from spyglass.configtypes import format_duration_ms
 
@@ -47,7 +47,7 @@ class VarValue:
         return self.values
 
 
-ScopeValue = Union[VarValue, str]
+ScopeValue = VarValue | str
 Scope = Mapping[str, ScopeValue]
 
 TEMPLATE_RE = re.compile(
@@ -184,7 +184,7 @@ def _format_time(ms_text: str, fmt: str) -> str:
         return ms_text
     if kind == "seconds":
         return str(ms // 1000)
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

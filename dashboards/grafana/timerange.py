@@ -3,9 +3,10 @@ and the query interval arithmetic behind ``$__interval`` and ``$__rate_interval`
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from spyglass.configtypes import parse_duration_ms
 
@@ -66,12 +67,12 @@ def parse_time(text: str, *, now_ms: int, round_up: bool = False) -> int:
     except ValueError:
         raise TimeRangeError(f"not a time: {text!r} (use now-6h, now/d, or 2024-01-31 12:00:00)") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
 
 def _round(ms: int, unit: str, up: bool) -> int:
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     if unit == "s":
         start = dt.replace(microsecond=0)
         nxt = start + timedelta(seconds=1)
@@ -116,7 +117,7 @@ MAX_POINTS_PER_SERIES = 11_000
 def round_interval(ms: float) -> int:
     if ms <= NICE_INTERVALS_MS[0]:
         return NICE_INTERVALS_MS[0]
-    for lo, hi in zip(NICE_INTERVALS_MS, NICE_INTERVALS_MS[1:]):
+    for lo, hi in itertools.pairwise(NICE_INTERVALS_MS):
         if lo <= ms <= hi:
             return lo if ms * ms < lo * hi else hi  # nearer by ratio (geometric mean)
     return NICE_INTERVALS_MS[-1]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -210,15 +211,7 @@ def calculate_field(frames: Sequence[Frame], opts: dict[str, Any]) -> list[Frame
     for fr in frames:
         nums = fr.number_fields()
         if opts["mode"] == "binary":
-            def operand(name: str) -> np.ndarray | None:
-                f = fr.field(name)
-                if f is not None and f.type == "number":
-                    return f.values
-                try:
-                    return np.full(fr.length, float(name))
-                except ValueError:
-                    return None
-            a, b = operand(opts["left"]), operand(opts["right"])
+            a, b = _operand(fr, opts["left"]), _operand(fr, opts["right"])
             if a is None or b is None:
                 out.append(fr)
                 continue
@@ -242,6 +235,18 @@ def calculate_field(frames: Sequence[Frame], opts: dict[str, Any]) -> list[Frame
         else:
             out.append(with_fields(fr, list(fr.fields) + [new]))
     return out
+
+
+def _operand(fr: Frame, name: str) -> np.ndarray | None:
+    """A binary calculation's side: the number field ``name``, else ``name`` read as
+    a constant, else None."""
+    f = fr.field(name)
+    if f is not None and f.type == "number":
+        return f.values
+    try:
+        return np.full(fr.length, float(name))
+    except ValueError:
+        return None
 
 
 def _nan(v: float | None) -> float:

@@ -8,8 +8,9 @@ shown as a suffix, as Grafana does.
 
 from __future__ import annotations
 
+import functools
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _SI = ("", "k", "M", "G", "T", "P", "E", "Z", "Y")
 _SI_SMALL = ("", "m", "µ", "n", "p", "f")
@@ -126,17 +127,13 @@ def _dtduration(value: float, unit: str) -> str:
     return ", ".join(parts) or "0 seconds"
 
 
-# unit id → function(value, decimals) → text
-def _rate(kind: str, suffix: str):
-    return lambda v, d: _scaled(v, d, 1000, _SI, suffix)
-
-
 _SIMPLE_SUFFIX = {
     "reqps": " req/s", "rps": " rd/s", "wps": " wr/s", "iops": " io/s", "opm": " ops/min",
     "rpm": " rd/min", "wpm": " wr/min", "ops": " ops/s", "cps": " c/s", "mps": " msg/s",
     "eps": " evt/s", "pps": " p/s", "rds": " rd/s",
 }
 
+# unit id → function(value, decimals) → text
 _UNITS = {
     "": lambda v, d: _fixed(v, d),
     "none": lambda v, d: _fixed(v, d),
@@ -202,13 +199,13 @@ _UNITS = {
     "currencyEUR": lambda v, d: "€" + _short(v, d),
 }
 for _id, _suffix in _SIMPLE_SUFFIX.items():
-    _UNITS[_id] = (lambda s: lambda v, d: _count(v, d, s))(_suffix)
+    _UNITS[_id] = functools.partial(_count, suffix=_suffix)
 
 
 def _datetime(ms: float) -> str:
     if not math.isfinite(ms):
         return _fixed(ms, None)
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def known_unit(unit: str) -> bool:

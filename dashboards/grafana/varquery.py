@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from dashboards.grafana.errors import DashboardError
+from dashboards.grafana.promql_text import outside_quotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class VariableQuery:
     label: str = ""
 
 
-_FUNC_RE = re.compile(r"^\s*(label_values|label_names|metrics|query_result)\s*\((.*)\)\s*$", re.S)
+_FUNC_RE = re.compile(r"^\s*(label_values|label_names|metrics|query_result)\s*\((.*)\)\s*$", re.DOTALL)
 _LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -57,32 +58,21 @@ def parse_variable_query(text: str) -> VariableQuery:
 def _split_last_arg(args: str) -> tuple[str, str]:
     """Split at the last top-level comma (selectors contain commas inside braces/quotes)."""
     depth = 0
-    quote = ""
     last = -1
-    i = 0
-    while i < len(args):
-        c = args[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'`":
-            quote = c
-        elif c in "({[":
+    for i, c in outside_quotes(args):
+        if c in "({[":
             depth += 1
         elif c in ")}]":
             depth -= 1
         elif c == "," and depth == 0:
             last = i
-        i += 1
     if last < 0:
         return "", args
     return args[:last], args[last + 1:]
 
 
 # --------------------------------------------------------------------- regex
-_JS_LITERAL = re.compile(r"^/(.*)/([gimsuy]*)$", re.S)
+_JS_LITERAL = re.compile(r"^/(.*)/([gimsuy]*)$", re.DOTALL)
 
 
 def compile_js_regex(text: str) -> re.Pattern[str]:
@@ -95,11 +85,11 @@ def compile_js_regex(text: str) -> re.Pattern[str]:
     pattern = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", pattern)
     f = 0
     if "i" in flags:
-        f |= re.I
+        f |= re.IGNORECASE
     if "m" in flags:
-        f |= re.M
+        f |= re.MULTILINE
     if "s" in flags:
-        f |= re.S
+        f |= re.DOTALL
     return re.compile(pattern, f)
 
 

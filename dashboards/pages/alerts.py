@@ -3,18 +3,18 @@ and silences — create, edit and expire through the Alertmanager API v2."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from dash import ALL, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
 from dash.exceptions import PreventUpdate
 
-from dashboards.client import APIError
+from dashboards.client import APIError, SilenceMatcher
 from dashboards.components import ago, label_chips, notice
 from dashboards.context import AppContext
 from dashboards.grafana.units import format_value
 from dashboards.silences import MatcherError, build_silence, format_matchers, parse_rfc3339
-from dashboards.client import SilenceMatcher
 
 REFRESH_MS = 15_000
 
@@ -147,7 +147,7 @@ def save_silence(ctx: AppContext, matchers: str, duration: str, created_by: str,
                  silence_id: str) -> tuple[bool, str]:
     try:
         s = build_silence(matchers or "", duration or "", created_by or "", comment or "",
-                          datetime.fromtimestamp(ctx.clock_ms() / 1000, tz=timezone.utc), silence_id)
+                          datetime.fromtimestamp(ctx.clock_ms() / 1000, tz=UTC), silence_id)
         new_id = ctx.alertmanager.create_silence(s)
     except MatcherError as e:
         return False, str(e)

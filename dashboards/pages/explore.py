@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash import ctx as dash_ctx

@@ -26,8 +26,8 @@ OVERVIEW: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Memory used", "percentunit", (
         "1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes)",)),
     ("Root disk used", "percentunit", (
-        '1 - sum(node_filesystem_avail_bytes{mountpoint="/",fstype!="rootfs"}) / '
-        'sum(node_filesystem_size_bytes{mountpoint="/",fstype!="rootfs"})',)),
+        ('1 - sum(node_filesystem_avail_bytes{mountpoint="/",fstype!="rootfs"}) / '
+         'sum(node_filesystem_size_bytes{mountpoint="/",fstype!="rootfs"})'),)),
     ("Kubernetes nodes", "short", ("count(kube_node_info)",)),
     ("Pods running", "short", ('sum(kube_pod_status_phase{phase="Running"})',)),
 )

@@ -8,7 +8,7 @@ from dash import html
 
 from dashboards.grafana import colors
 from dashboards.panelquery import PanelData
-from dashboards.panels.common import PanelContext, body_height, error_body, frame, message
+from dashboards.panels.common import PanelContext, body_height, frame, no_values_frame
 from dashboards.panels.reduce import shown_values
 
 
@@ -26,10 +26,8 @@ def _fill(mode: str, color: str, pct: float, fc) -> dict[str, Any]:
 
 def render(ctx: PanelContext, data: PanelData) -> Any:
     values = shown_values(ctx.panel, data.frames, ctx.scope)
-    if data.error and not values:
-        return frame(ctx, error_body(data), data)
     if not values:
-        return frame(ctx, message(ctx.panel.defaults.no_value or "No data"), data)
+        return no_values_frame(ctx, data)
     o = ctx.panel.options
     h = body_height(ctx)
     vertical = o.orientation == "vertical" or (o.orientation == "auto" and ctx.width_px < h * 0.6)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import html as html_lib
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from dash import html
@@ -183,3 +184,11 @@ def message(text: str, kind: str = "nodata") -> html.Div:
 def error_body(data: PanelData) -> html.Div:
     return html.Div([html.Div("Query error", className="panel-error-title"),
                      html.Pre(data.error, className="panel-error-text")], className="panel-error")
+
+
+def no_values_frame(ctx: PanelContext, data: PanelData) -> html.Div:
+    """The frame of a value panel with nothing to show: the query error if there
+    is one, else the panel's ``noValue`` text or "No data"."""
+    if data.error:
+        return frame(ctx, error_body(data), data)
+    return frame(ctx, message(ctx.panel.defaults.no_value or "No data"), data)

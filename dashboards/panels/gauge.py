@@ -9,7 +9,14 @@ from dash import html
 
 from dashboards.grafana import colors
 from dashboards.panelquery import PanelData
-from dashboards.panels.common import PanelContext, body_height, error_body, frame, message, svg_img, xml
+from dashboards.panels.common import (
+    PanelContext,
+    body_height,
+    frame,
+    no_values_frame,
+    svg_img,
+    xml,
+)
 from dashboards.panels.reduce import ShownValue, shown_values
 
 START, SWEEP = 150.0, 240.0  # degrees, clockwise from 3 o'clock
@@ -68,10 +75,8 @@ def gauge_svg(v: ShownValue, show_markers: bool, name: str = "") -> str:
 
 def render(ctx: PanelContext, data: PanelData) -> Any:
     values = shown_values(ctx.panel, data.frames, ctx.scope)
-    if data.error and not values:
-        return frame(ctx, error_body(data), data)
     if not values:
-        return frame(ctx, message(ctx.panel.defaults.no_value or "No data"), data)
+        return no_values_frame(ctx, data)
     o = ctx.panel.options
     n = len(values)
     h = body_height(ctx)

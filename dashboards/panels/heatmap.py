@@ -11,7 +11,14 @@ from dashboards.grafana import colors
 from dashboards.grafana.frames import plot_series
 from dashboards.panelquery import PanelData
 from dashboards.panels.common import (
-    GRAPH_CONFIG, PanelContext, body_height, error_body, escape_plotly, frame, message, plotly_layout,
+    GRAPH_CONFIG,
+    PanelContext,
+    body_height,
+    error_body,
+    escape_plotly,
+    frame,
+    message,
+    plotly_layout,
 )
 
 

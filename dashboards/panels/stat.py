@@ -10,7 +10,12 @@ from dash import html
 
 from dashboards.panelquery import PanelData
 from dashboards.panels.common import (
-    PanelContext, body_height, error_body, frame, message, svg_img,
+    PanelContext,
+    body_height,
+    error_body,
+    frame,
+    message,
+    svg_img,
 )
 from dashboards.panels.reduce import ShownValue, shown_values
 

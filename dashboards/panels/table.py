@@ -3,7 +3,7 @@ mappings, colour-text/background and gauge cells), links, footer, sorting."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ MAX_ROWS = 1000
 def _time_text(ms: float) -> str:
     if not np.isfinite(ms):
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _table_frame(frames: tuple[Frame, ...]) -> list[Frame]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -38,7 +38,7 @@ def wait_until(fn: Callable[[], object], timeout: float = 20.0, interval: float 
             v = fn()
             if v:
                 return v
-        except Exception as e:  # the page may be mid-render; retry
+        except Exception as e:  # noqa: BLE001 - the page may be mid-render; retry
             last = e
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s: {message} {last or ''}")

@@ -4,13 +4,12 @@ uvicorn on a free port. Every port is free-picked; everything stops by itself.""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -56,9 +55,12 @@ class Peers:
         return f"http://127.0.0.1:{self.am_port}"
 
     def _spawn(self, args: list[str], name: str) -> None:
-        log = open(self.tmp / f"{name}.log", "wb")
-        self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                           cwd=self.tmp, preexec_fn=lambda: os.nice(5)))
+        # The child keeps the log open; the parent's handle closes with the process.
+        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115
+        # `nice` execs the peer in place (same pid), unlike a preexec_fn, which is
+        # unsafe while other threads run.
+        self.procs.append(subprocess.Popen(["nice", "-n", "5", *args], stdout=log,
+                                           stderr=subprocess.STDOUT, cwd=self.tmp))
 
     def start(self, *, scrape_interval: str = "2s", extra_config: str = "") -> Peers:
         (self.tmp / "rules.yml").write_text(RULES)

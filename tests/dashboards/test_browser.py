@@ -75,11 +75,11 @@ def _pick(driver, dropdown_id: str, value: str) -> None:
 def _no_injected_markup(driver) -> None:
     assert driver.find_elements(By.CSS_SELECTOR, "img[src='x']") == []
     with pytest.raises(NoAlertPresentException):
-        driver.switch_to.alert.text
+        _ = driver.switch_to.alert.text
 
 
 def test_dashboard_time_range_variable_zoom(stack, driver):
-    peers, ui = stack
+    _peers, ui = stack
     _open(driver, f"{ui.url}/d/browser-test?from=now-5m&to=now", ".dash-grid .panel")
     wait_until(lambda: panels_done(driver), 30, message="panels drawn")
     titles = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".panel-title")]
@@ -167,7 +167,7 @@ def test_node_exporter_full_shows_this_machine(stack, driver):
 
 
 def test_explore_completion_and_query(stack, driver):
-    peers, ui = stack
+    _peers, ui = stack
     _open(driver, f"{ui.url}/explore", "#ex-query")
     box = driver.find_element(By.ID, "ex-query")
     box.send_keys("node_loa")
@@ -228,7 +228,7 @@ def test_other_pages(stack, driver):
         ("/dashboards", ".dash-list", "Browser test", "browser-dashboards"),
     ]:
         _open(driver, ui.url + path, ready)
-        wait_until(lambda: expect in driver.find_element(By.ID, "page").text, 15, message=path)
+        wait_until(lambda expect=expect: expect in driver.find_element(By.ID, "page").text, 15, message=path)
         screenshot(driver, shot)
     # import by pasting JSON
     _open(driver, ui.url + "/dashboard/import", "#dl-paste")

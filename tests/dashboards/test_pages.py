@@ -120,14 +120,14 @@ def test_dashboard_view_state_and_sections(ctx, fake):
 def test_controls_time_zoom_and_variables(ctx):
     stored = ctx.store.get("fake1")
     state = ViewState("now-6h", "now", "", {"job": ("$__all",), "instance": ("a:9100",)})
-    new, resolved, rebuild = dashboard.on_controls(ctx, "dv-range", stored, state, "now-15m", "", "",
+    new, _, rebuild = dashboard.on_controls(ctx, "dv-range", stored, state, "now-15m", "", "",
                                                    "30s", {}, [])
     assert (new.raw_from, new.raw_to, new.refresh) == ("now-15m", "now", "30s") and not rebuild
     assert new.to_search() == "?from=now-15m&to=now&var-job=%24__all&var-instance=a%3A9100&refresh=30s"
     z = {"xaxis.range[0]": "2023-11-14 22:00:00", "xaxis.range[1]": "2023-11-14 22:10:00.5"}
     new, _, _ = dashboard.on_controls(ctx, "dv-graph", stored, state, None, "", "", "", {}, [z])
     assert (int(new.raw_from), int(new.raw_to)) == (1699999200000, 1699999800500)
-    new, resolved, rebuild = dashboard.on_controls(ctx, "dv-var", stored, state, None, "", "", "",
+    new, _resolved, rebuild = dashboard.on_controls(ctx, "dv-var", stored, state, None, "", "", "",
                                                    {"job": ["$__all", "node"]}, [])
     assert rebuild and new.variables["job"] == ("node",)  # picking a value drops "All"
     assert new.variables["instance"] == ("a:9100",)
@@ -258,7 +258,7 @@ def test_explore_step_shrinks_points_for_many_series(ctx, fake):
     assert points_per_series(1500, 100_000) == 60
     fake.series = [{"__name__": "m", "i": str(i)} for i in range(2000)]
     tr = TimeRange.parse("now-6h", "now", now_ms=NOW)
-    res, err, step, _ = explore.run_query(ctx, 'm{i=~".*"}', "range", tr, 1500)
+    _res, err, step, _ = explore.run_query(ctx, 'm{i=~".*"}', "range", tr, 1500)
     assert not err and step == 120.0  # 6 h over 125 points = 172.8 s → nearest readable: 2 m
     assert any(q.startswith("count((") for q in fake.queries())
 
@@ -285,24 +285,26 @@ def _tall_panels():
 TALL = {"title": "Tall", "uid": "tall", "panels": _tall_panels()}
 
 
+def _components(n):
+    """(component, props) of every Dash component in a rendered tree, parents first."""
+    if isinstance(n, (list, tuple)):
+        for x in n:
+            yield from _components(x)
+        return
+    if not hasattr(n, "to_plotly_json"):
+        return
+    props = n.to_plotly_json()["props"]
+    yield n, props
+    yield from _components(props.get("children"))
+
+
 def _metas(page):
     """{section key: meta store data} of a rendered dashboard page."""
     out = {}
-
-    def walk(n):
-        if isinstance(n, (list, tuple)):
-            for x in n:
-                walk(x)
-            return
-        if not hasattr(n, "to_plotly_json"):
-            return
-        props = n.to_plotly_json()["props"]
+    for _, props in _components(page):
         i = props.get("id")
         if isinstance(i, dict) and i.get("type") == "dv-sec-meta":
             out[i["key"]] = props["data"]
-        walk(props.get("children"))
-
-    walk(page)
     return out
 
 
@@ -354,22 +356,8 @@ def test_page_brings_its_first_screen_and_the_rest_in_one_more_request(ctx, fake
 
 
 def _stores(page):
-    found = []
-
-    def walk(n):
-        if isinstance(n, (list, tuple)):
-            for x in n:
-                walk(x)
-            return
-        if not hasattr(n, "to_plotly_json"):
-            return
-        props = n.to_plotly_json()["props"]
-        if n.__class__.__name__ == "Store" and isinstance(props.get("data"), dict):
-            found.append(props["data"])
-        walk(props.get("children"))
-
-    walk(page)
-    return found
+    return [props["data"] for n, props in _components(page)
+            if n.__class__.__name__ == "Store" and isinstance(props.get("data"), dict)]
 
 
 def test_section_panels_travel_as_one_element():

@@ -2,7 +2,8 @@
 URL state and dashboard JSON fed random structure."""
 
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboards.client import SilenceMatcher
 from dashboards.grafana import DashboardError, parse_dashboard

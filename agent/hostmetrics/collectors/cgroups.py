@@ -156,8 +156,8 @@ _F = {
     "memory_stalled": (
         "container_pressure_memory_stalled_seconds_total",
         COUNTER,
-        "Total time duration no tasks in the container could make progress due to memory "
-        "congestion.",
+        ("Total time duration no tasks in the container could make progress due to memory "
+         "congestion."),
     ),
     "io_waiting": (
         "container_pressure_io_waiting_seconds_total",

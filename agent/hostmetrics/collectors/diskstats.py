@@ -197,36 +197,14 @@ class DiskstatsCollector:
                 if v is not None:
                     b.add(v, d.device)
             u = self._udev_info(d.major, d.minor)
-            info.add(
-                1.0,
-                d.device,
-                str(d.major),
-                str(d.minor),
-                u.get("ID_MODEL", ""),
-                u.get("ID_PATH", ""),
-                u.get("ID_REVISION", ""),
-                u.get("ID_SERIAL_SHORT", ""),
-                u.get("ID_WWN", ""),
-            )
+            info.add(1.0, d.device, str(d.major), str(d.minor),
+                     *_props(u, "ID_MODEL", "ID_PATH", "ID_REVISION", "ID_SERIAL_SHORT", "ID_WWN"))
             if u.get("ID_FS_TYPE"):
-                fsinfo.add(
-                    1.0,
-                    d.device,
-                    u["ID_FS_TYPE"],
-                    u.get("ID_FS_USAGE", ""),
-                    u.get("ID_FS_UUID", ""),
-                    u.get("ID_FS_VERSION", ""),
-                )
+                fsinfo.add(1.0, d.device,
+                           *_props(u, "ID_FS_TYPE", "ID_FS_USAGE", "ID_FS_UUID", "ID_FS_VERSION"))
             if u.get("DM_NAME"):
-                dminfo.add(
-                    1.0,
-                    d.device,
-                    u.get("DM_LV_LAYER", ""),
-                    u.get("DM_LV_NAME", ""),
-                    u["DM_NAME"],
-                    u.get("DM_UUID", ""),
-                    u.get("DM_VG_NAME", ""),
-                )
+                dminfo.add(1.0, d.device, *_props(u, "DM_LV_LAYER", "DM_LV_NAME", "DM_NAME",
+                                                  "DM_UUID", "DM_VG_NAME"))
             if u.get("ID_ATA"):
                 for key, b in ata.items():
                     try:
@@ -240,3 +218,8 @@ class DiskstatsCollector:
             return {}
         text = read_optional(os.path.join(self._udev, f"b{major}:{minor}"))
         return parse_udev_properties(text) if text else {}
+
+
+def _props(udev: dict[str, str], *keys: str) -> tuple[str, ...]:
+    """The udev properties ``keys`` as label values, "" where absent."""
+    return tuple(udev.get(k, "") for k in keys)

@@ -110,7 +110,7 @@ class _StuckMounts:
         def run():
             try:
                 box.append(statfs(path))
-            except BaseException as e:  # handed back to the caller below
+            except BaseException as e:  # noqa: BLE001 - handed back to the caller below
                 box.append(e)
             finally:
                 # Under the lock, so the caller cannot mark the mount stuck

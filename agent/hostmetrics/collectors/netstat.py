@@ -3,8 +3,7 @@ filtered to node-exporter's default field set (``node_netstat_<Proto>_<Field>``)
 
 from __future__ import annotations
 
-import re2
-
+from agent.hostmetrics.collector import FieldFilter
 from agent.hostmetrics.family import UNTYPED, MetricFamily, single
 from agent.hostmetrics.paths import HostPaths, read_optional, require
 
@@ -46,16 +45,7 @@ class NetstatCollector:
 
     def __init__(self, paths: HostPaths, fields: str):
         self._paths = paths
-        self._fields = re2.compile(fields)
-        # The field names are the same in every collection: remember the
-        # pattern's verdict instead of running it on ~400 names each time.
-        self._wanted: dict[str, bool] = {}
-
-    def _want(self, key: str) -> bool:
-        w = self._wanted.get(key)
-        if w is None:
-            w = self._wanted[key] = self._fields.search(key) is not None
-        return w
+        self._fields = FieldFilter(fields)
 
     def collect(self, now: float) -> list[MetricFamily]:
         stats = parse_netstat(require(self._paths.proc("net", "netstat")))
@@ -67,7 +57,7 @@ class NetstatCollector:
         for proto, fields in stats.items():
             for field, value in fields.items():
                 key = f"{proto}_{field}"
-                if self._want(key):
+                if self._fields.wanted(key):
                     out.append(
                         single(
                             f"node_netstat_{key}",

@@ -109,7 +109,7 @@ class CPUCollector:
             vals = list(times) + [0.0] * (len(CPU_FIELDS) - len(times))
             last = self._last.get(num)
             if last is not None and last[3] - vals[3] < _JUMP_BACK_SECONDS:
-                vals = [v if v >= old else old for v, old in zip(vals, last)]
+                vals = [max(v, old) for v, old in zip(vals, last)]
             last_all[num] = vals
             for mode, v in zip(CPU_FIELDS[:8], vals[:8]):
                 cpu.add(v, num, mode)

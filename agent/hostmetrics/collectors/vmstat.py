@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re2
-
+from agent.hostmetrics.collector import FieldFilter
 from agent.hostmetrics.family import UNTYPED, MetricFamily, single
 from agent.hostmetrics.paths import HostPaths, require
 
@@ -27,16 +26,12 @@ class VmstatCollector:
 
     def __init__(self, paths: HostPaths, fields: str):
         self._paths = paths
-        self._fields = re2.compile(fields)
-        self._wanted: dict[str, bool] = {}  # the pattern's verdict per field name
+        self._fields = FieldFilter(fields)
 
     def collect(self, now: float) -> list[MetricFamily]:
         out = []
         for k, v in parse_vmstat(require(self._paths.proc("vmstat"))):
-            w = self._wanted.get(k)
-            if w is None:
-                w = self._wanted[k] = self._fields.search(k) is not None
-            if w:
+            if self._fields.wanted(k):
                 out.append(
                     single(f"node_vmstat_{k}", UNTYPED, f"/proc/vmstat information field {k}.", v)
                 )

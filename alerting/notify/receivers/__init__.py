@@ -41,4 +41,4 @@ def build_integrations(receiver: Receiver, deps: IntegrationDeps) -> list[BaseIn
     return out
 
 
-__all__ = ["INTEGRATIONS", "build_integrations", "IntegrationDeps", "BaseIntegration"]
+__all__ = ["INTEGRATIONS", "BaseIntegration", "IntegrationDeps", "build_integrations"]

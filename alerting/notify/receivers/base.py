@@ -31,7 +31,7 @@ from alerting.notify.clock import Clock
 from alerting.notify.pipeline import NotifyContext, NotifyError
 from alerting.notify.receivers.netguard import AddressGuard, GuardedBackend, TargetRefused
 from alerting.notify.telemetry import NotifyTelemetry
-from alerting.notify.templates import Templates, TemplateError
+from alerting.notify.templates import TemplateError, Templates
 from alerting.notify.tmpldata import Data, build_data
 from spyglass.configtypes import HTTPClientConfig, read_secret_file
 

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 
 from pydantic import Field, field_validator, model_validator
 
-from alerting.notify.configvalues import URL, HostPort, Model, SecretText, SecretURL
+from alerting.notify.configvalues import (
+    URL,
+    HostPort,
+    Model,
+    SecretText,
+    SecretURL,
+    inline_or_file,
+)
 from spyglass.configtypes import Duration, HTTPClientConfig, TLSConfig
 
 
@@ -39,10 +46,7 @@ class WebhookConfig(_NotifierConfig):
 
     @model_validator(mode="after")
     def _url(self):
-        if not self.url and not self.url_file:
-            raise ValueError("one of url or url_file must be configured")
-        if self.url and self.url_file:
-            raise ValueError("at most one of url & url_file must be configured")
+        inline_or_file(self.url, self.url_file, "url", required=True)
         return self
 
 
@@ -99,47 +103,35 @@ class SlackConfig(_NotifierConfig):
 
     @model_validator(mode="after")
     def _one(self):
-        if self.api_url and self.api_url_file:
-            raise ValueError("at most one of api_url & api_url_file must be configured")
+        inline_or_file(self.api_url, self.api_url_file, "api_url", required=False)
         return self
 
 
-class MSTeamsConfig(_NotifierConfig):
-    """``msteams_configs``: an Office 365 connector MessageCard (Alertmanager 0.26+)."""
-
+class _TeamsWebhookConfig(_NotifierConfig):
     send_resolved: bool = True
     # The incoming-webhook URL (or a file holding it).
     webhook_url: SecretURL | None = None
     webhook_url_file: str = ""
+
+    @model_validator(mode="after")
+    def _url(self):
+        inline_or_file(self.webhook_url, self.webhook_url_file, "webhook_url", required=True)
+        return self
+
+
+class MSTeamsConfig(_TeamsWebhookConfig):
+    """``msteams_configs``: an Office 365 connector MessageCard (Alertmanager 0.26+)."""
+
     title: str = '{{ template "msteams.default.title" . }}'
     summary: str = '{{ template "msteams.default.summary" . }}'
     text: str = '{{ template "msteams.default.text" . }}'
 
-    @model_validator(mode="after")
-    def _url(self):
-        if not self.webhook_url and not self.webhook_url_file:
-            raise ValueError("one of webhook_url or webhook_url_file must be configured")
-        if self.webhook_url and self.webhook_url_file:
-            raise ValueError("at most one of webhook_url & webhook_url_file must be configured")
-        return self
 
-
-class MSTeamsV2Config(_NotifierConfig):
+class MSTeamsV2Config(_TeamsWebhookConfig):
     """``msteamsv2_configs``: an Adaptive Card for Teams workflows (Alertmanager 0.28+)."""
 
-    send_resolved: bool = True
-    webhook_url: SecretURL | None = None
-    webhook_url_file: str = ""
     title: str = '{{ template "msteamsv2.default.title" . }}'
     text: str = '{{ template "msteamsv2.default.text" . }}'
-
-    @model_validator(mode="after")
-    def _url(self):
-        if not self.webhook_url and not self.webhook_url_file:
-            raise ValueError("one of webhook_url or webhook_url_file must be configured")
-        if self.webhook_url and self.webhook_url_file:
-            raise ValueError("at most one of webhook_url & webhook_url_file must be configured")
-        return self
 
 
 class TelegramConfig(_NotifierConfig):
@@ -160,10 +152,8 @@ class TelegramConfig(_NotifierConfig):
 
     @model_validator(mode="after")
     def _check(self):
-        if not self.bot_token and not self.bot_token_file:
-            raise ValueError("missing bot_token or bot_token_file on telegram_config")
-        if self.bot_token and self.bot_token_file:
-            raise ValueError("at most one of bot_token & bot_token_file must be configured")
+        inline_or_file(self.bot_token, self.bot_token_file, "bot_token", required=True,
+                        missing="missing bot_token or bot_token_file on telegram_config")
         if self.chat_id == 0:
             raise ValueError("missing chat_id on telegram_config")
         if self.parse_mode not in ("", "Markdown", "MarkdownV2", "HTML"):
@@ -212,8 +202,8 @@ class EmailConfig(Model):
     def _check(self):
         if not self.to:
             raise ValueError("missing to address in email config")
-        if self.auth_password and self.auth_password_file:
-            raise ValueError("at most one of auth_password & auth_password_file must be configured")
+        inline_or_file(self.auth_password, self.auth_password_file, "auth_password",
+                        required=False)
         return self
 
 
@@ -227,10 +217,7 @@ class _ChatRobotConfig(_NotifierConfig):
 
     @model_validator(mode="after")
     def _url(self):
-        if not self.url and not self.url_file:
-            raise ValueError("one of url or url_file must be configured")
-        if self.url and self.url_file:
-            raise ValueError("at most one of url & url_file must be configured")
+        inline_or_file(self.url, self.url_file, "url", required=True)
         return self
 
 
@@ -241,8 +228,7 @@ class _SignedRobotConfig(_ChatRobotConfig):
 
     @model_validator(mode="after")
     def _secret(self):
-        if self.secret and self.secret_file:
-            raise ValueError("at most one of secret & secret_file must be configured")
+        inline_or_file(self.secret, self.secret_file, "secret", required=False)
         return self
 
 

@@ -20,8 +20,13 @@ from urllib.parse import quote_plus
 
 from alerting.notify.alert import Alert
 from alerting.notify.pipeline import NotifyContext, NotifyError
-from alerting.notify.receivers.base import (HTTPIntegration, check_status, json_body, read_secret,
-                                            truncate_bytes)
+from alerting.notify.receivers.base import (
+    HTTPIntegration,
+    check_status,
+    json_body,
+    read_secret,
+    truncate_bytes,
+)
 
 # DingTalk rejects markdown bodies much beyond 20 000 bytes.
 MAX_TEXT_BYTES = 19_000
@@ -30,7 +35,7 @@ RETRYABLE_ERRCODES = {130101, -1}
 
 def sign(secret: str, timestamp_ms: int) -> str:
     """The ``sign`` query value (already URL-encoded)."""
-    to_sign = f"{timestamp_ms}\n{secret}".encode("utf-8")
+    to_sign = f"{timestamp_ms}\n{secret}".encode()
     digest = hmac.new(secret.encode("utf-8"), to_sign, hashlib.sha256).digest()
     return quote_plus(base64.b64encode(digest).decode("ascii"))
 

@@ -19,8 +19,13 @@ from collections.abc import Sequence
 
 from alerting.notify.alert import Alert
 from alerting.notify.pipeline import NotifyContext, NotifyError
-from alerting.notify.receivers.base import (HTTPIntegration, check_status, json_body, read_secret,
-                                            truncate_bytes)
+from alerting.notify.receivers.base import (
+    HTTPIntegration,
+    check_status,
+    json_body,
+    read_secret,
+    truncate_bytes,
+)
 
 # A card request must stay under 30 KB; leave room for the envelope.
 MAX_TEXT_BYTES = 25_000
@@ -28,7 +33,7 @@ RETRYABLE_CODES = {9499, 11232, 11233}
 
 
 def sign(secret: str, timestamp_s: int) -> str:
-    key = f"{timestamp_s}\n{secret}".encode("utf-8")
+    key = f"{timestamp_s}\n{secret}".encode()
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
 
 

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 
 from alerting.notify.alert import Alert
 from alerting.notify.pipeline import NotifyContext, NotifyError
-from alerting.notify.receivers.base import HTTPIntegration, check_status, read_secret, truncate_bytes
+from alerting.notify.receivers.base import (
+    HTTPIntegration,
+    check_status,
+    read_secret,
+    truncate_bytes,
+)
 
 COLOR_FIRING = "8C1A1A"
 COLOR_RESOLVED = "2DC72D"

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 
 from alerting.notify.alert import Alert
 from alerting.notify.pipeline import NotifyContext, NotifyError
-from alerting.notify.receivers.base import HTTPIntegration, check_status, read_secret, truncate_runes
+from alerting.notify.receivers.base import (
+    HTTPIntegration,
+    check_status,
+    read_secret,
+    truncate_runes,
+)
 
 MAX_TITLE_RUNES = 1024
 
@@ -32,7 +37,7 @@ class Slack(HTTPIntegration):
     def build(self, ctx: NotifyContext, alerts: Sequence[Alert]) -> dict:
         c = self.conf
         data = self.data(ctx, alerts)
-        r = lambda t: self.render(t, data)  # noqa: E731
+        r = lambda t: self.render(t, data)
         att = {
             "title": truncate_runes(r(c.title), MAX_TITLE_RUNES),
             "title_link": r(c.title_link),

@@ -15,8 +15,13 @@ from collections.abc import Sequence
 
 from alerting.notify.alert import Alert
 from alerting.notify.pipeline import NotifyContext, NotifyError
-from alerting.notify.receivers.base import (HTTPIntegration, check_status, json_body, read_secret,
-                                            truncate_bytes)
+from alerting.notify.receivers.base import (
+    HTTPIntegration,
+    check_status,
+    json_body,
+    read_secret,
+    truncate_bytes,
+)
 
 MAX_CONTENT_BYTES = 4096
 RETRYABLE_ERRCODES = {45009, -1}

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from agent.hostmetrics.collector import DeviceFilter
+from agent.hostmetrics.collector import DeviceFilter, FieldFilter
 from agent.hostmetrics.collectors.arp import ARPCollector
 from agent.hostmetrics.collectors.conntrack import ConntrackCollector
 from agent.hostmetrics.collectors.cpufreq import CPUFreqCollector
@@ -577,3 +577,12 @@ def test_missing_sources_are_no_data(tmp_path):
     ):
         with pytest.raises(NoDataError):
             c.collect(NOW)
+
+
+def test_field_filter_searches_unanchored():
+    f = FieldFilter("^(pgpg|oom_kill)|_total$")
+    assert [n for n in ("pgpgin", "oom_kill", "x_total", "nr_free_pages", "pgpg") if f.wanted(n)] \
+        == ["pgpgin", "oom_kill", "x_total", "pgpg"]
+    assert f.wanted("TcpExt_x") is False and f.wanted("TcpExt_x") is False  # a remembered verdict
+    assert FieldFilter("").wanted("anything")  # an empty pattern matches every name
+

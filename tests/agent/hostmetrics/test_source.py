@@ -88,9 +88,7 @@ def test_batch_from_recorded_host(registry):
     uname = [s for s in batch.series if s.name == "node_uname_info"]
     assert len(uname) == 1 and uname[0].get("nodename") == "vm" and uname[0].get("job") == "node"
     # empty label values are dropped, as Prometheus stores them
-    info = [s for s in batch.series if s.name == "node_network_info" and s.get("device") == "eth0"][
-        0
-    ]
+    info = next(s for s in batch.series if s.name == "node_network_info" and s.get("device") == "eth0")
     assert not info.has("ifalias")
     assert batch.metadata["node_cpu_seconds_total"].type is MetricType.COUNTER
     assert batch.metadata["node_netstat_Tcp_InSegs"].type is MetricType.UNKNOWN
@@ -210,7 +208,7 @@ def test_clock_and_concurrent_collections(registry):
         try:
             for _ in range(50):
                 hm.collect()
-        except Exception as e:  # pragma: no cover - the assertion below reports it
+        except Exception as e:  # pragma: no cover  # noqa: BLE001 - the assertion below reports it
             errors.append(e)
 
     threads = [threading.Thread(target=run) for _ in range(4)]

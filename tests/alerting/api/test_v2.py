@@ -54,7 +54,7 @@ def wait_groups(client, count, **params):
 
 
 def test_post_and_get_alerts(api):
-    client, n = api
+    client, _n = api
     now = time.time()
     r = client.post("/api/v2/alerts", json=[
         {"labels": {"alertname": "Disk", "team": "db", "severity": "warning", "empty": ""},
@@ -64,12 +64,12 @@ def test_post_and_get_alerts(api):
     assert r.status_code == 200, r.text
     alerts = client.get("/api/v2/alerts").json()
     assert len(alerts) == 2
-    warn = [a for a in alerts if a["labels"]["severity"] == "warning"][0]
+    warn = next(a for a in alerts if a["labels"]["severity"] == "warning")
     assert set(warn) == {"annotations", "endsAt", "fingerprint", "receivers", "startsAt", "status", "updatedAt",
                          "generatorURL", "labels"}
     assert warn["labels"] == {"alertname": "Disk", "team": "db", "severity": "warning"}  # empty label dropped
     assert warn["receivers"] == [{"name": "db"}]
-    assert warn["status"] == {"inhibitedBy": [[a for a in alerts if a["labels"]["severity"] == "critical"][0]["fingerprint"]],
+    assert warn["status"] == {"inhibitedBy": [next(a for a in alerts if a["labels"]["severity"] == "critical")["fingerprint"]],
                               "silencedBy": [], "state": "suppressed"}
     for k in ("startsAt", "endsAt", "updatedAt"):
         assert re.match(MS_RE, warn[k]), warn[k]
@@ -100,7 +100,7 @@ def test_invalid_alerts_are_refused_with_reasons(api):
 
 
 def test_groups(api):
-    client, n = api
+    client, _n = api
     client.post("/api/v2/alerts", json=[{"labels": {"alertname": "A", "team": "db"}},
                                         {"labels": {"alertname": "B"}}, {"labels": {"alertname": "A"}}])
     groups = wait_groups(client, 3)
@@ -111,7 +111,7 @@ def test_groups(api):
 
 
 def test_silence_lifecycle(api):
-    client, n = api
+    client, _n = api
     now = time.time()
     body = {"matchers": [{"name": "alertname", "value": "A", "isRegex": False},
                          {"name": "team", "value": "d.*", "isRegex": True, "isEqual": False}],

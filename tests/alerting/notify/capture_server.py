@@ -4,6 +4,7 @@ records every request and answers with scripted responses."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,15 +117,14 @@ class PeerAlertmanager:
     """Debian's prometheus-alertmanager on free ports, clustering off."""
 
     def __init__(self, config_text: str, workdir, external_url: str = "http://sg.test"):
-        import subprocess
-
         from tests.util import peer_binary
 
         self.port = free_port()
         cfg = workdir / "alertmanager.yml"
         cfg.write_text(config_text)
         (workdir / "am-data").mkdir(exist_ok=True)
-        self.log = open(workdir / "alertmanager.log", "wb")
+        # Open for the process's lifetime; closed in __exit__.
+        self.log = open(workdir / "alertmanager.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [peer_binary("prometheus-alertmanager"), f"--config.file={cfg}", f"--storage.path={workdir / 'am-data'}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
@@ -149,6 +149,6 @@ class PeerAlertmanager:
         self.proc.terminate()
         try:
             self.proc.wait(10)
-        except Exception:
+        except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()

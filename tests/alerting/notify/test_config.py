@@ -2,7 +2,8 @@ import textwrap
 
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerting.notify.config import ConfigError, load_config, parse_config
 from alerting.notify.route import Route
@@ -79,6 +80,26 @@ def test_send_resolved_defaults_per_integration():
     ("route: {receiver: r}\nreceivers: [{name: r, slack_configs: [{}]}]", "no global Slack API URL set"),
     ("route: {receiver: r}\nreceivers: [{name: r, email_configs: [{to: a@b}]}]", "no global SMTP smarthost set"),
     ("route: {receiver: r}\nreceivers: [{name: r, telegram_configs: [{bot_token: x}]}]", "missing chat_id"),
+    # A setting comes inline or from <name>_file: never both, and some required ones must come.
+    ("route: {receiver: r}\nreceivers: [{name: r, telegram_configs: [{chat_id: 1}]}]",
+     "missing bot_token or bot_token_file on telegram_config"),
+    ("route: {receiver: r}\nreceivers: [{name: r, telegram_configs: [{chat_id: 1, bot_token: x, bot_token_file: f}]}]",
+     "at most one of bot_token & bot_token_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, msteamsv2_configs: [{}]}]",
+     "one of webhook_url or webhook_url_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, msteams_configs: [{webhook_url: 'https://t/x', webhook_url_file: f}]}]",
+     "at most one of webhook_url & webhook_url_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{url: 'http://a/', url_file: f}]}]",
+     "at most one of url & url_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, slack_configs: [{api_url: 'https://s/x', api_url_file: f}]}]",
+     "at most one of api_url & api_url_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, email_configs: [{to: a@b, auth_password: p, auth_password_file: f}]}]",
+     "at most one of auth_password & auth_password_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, dingtalk_configs: [{url: 'https://d/x', secret: s, secret_file: f}]}]",
+     "at most one of secret & secret_file must be configured"),
+    ("route: {receiver: r}\nreceivers: [{name: r, wecom_configs: [{}]}]", "one of url or url_file must be configured"),
+    ("global: {opsgenie_api_key: k, opsgenie_api_key_file: f}\nroute: {receiver: r}\nreceivers: [{name: r}]",
+     "at most one of opsgenie_api_key & opsgenie_api_key_file must be configured"),
     ("route: {receiver: r}\nreceivers: [{name: r, pagerduty_configs: [{}]}]", "pagerduty_configs is an Alertmanager integration Spyglass does not implement"),
     ("route: {receiver: r, routes: [{match: {'bad-name': x}}]}\nreceivers: [{name: r}]", 'invalid label name "bad-name"'),
     ("route: {receiver: r}\nreceivers: [{name: r}]\ntime_intervals: [{name: t, time_intervals: [{weekdays: ['sunday:monday'], times: [{start_time: '10:00', end_time: '09:00'}]}]}]",

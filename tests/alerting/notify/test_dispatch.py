@@ -68,9 +68,9 @@ def test_resolved_alerts_are_sent_once_then_forgotten():
         await step(n, clock, 300)
         last = cap.payloads()[-1]
         assert names(last) == ["a:firing", "b:resolved"] and last["status"] == "firing"
-        resolved = [a for a in last["alerts"] if a["status"] == "resolved"][0]
+        resolved = next(a for a in last["alerts"] if a["status"] == "resolved")
         assert resolved["endsAt"] == "2024-05-01T10:00:30Z"
-        assert [a for a in last["alerts"] if a["status"] == "firing"][0]["endsAt"] == "0001-01-01T00:00:00Z"
+        assert next(a for a in last["alerts"] if a["status"] == "firing")["endsAt"] == "0001-01-01T00:00:00Z"
         # b left the group after the successful send; the next change resolves a.
         n.put_alerts([alert(starts=T0, ends=clock.now(), instance="a")])
         await step(n, clock, 300)
@@ -86,7 +86,7 @@ def test_resolved_alerts_are_sent_once_then_forgotten():
 def test_a_future_end_cannot_shorten_an_explicit_later_one():
     # Alertmanager's merge: a not-yet-resolved update keeps the older, later explicit endsAt.
     async def scenario():
-        n, clock, cap = await start(HOOK)
+        n, _clock, _cap = await start(HOOK)
         n.put_alerts([alert(starts=T0, ends=FAR, instance="a")])
         n.put_alerts([alert(starts=T0, ends=T0 + 60, instance="a")])
         (stored,) = n.store.list()

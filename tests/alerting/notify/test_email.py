@@ -35,6 +35,25 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=(auth_data.login, auth_data.password) == (b"alerts", b"s3cret"))
 
 
+def notify_once(ctl: Controller, receiver_yaml: str, a):
+    """Run the SMTP server ``ctl`` while a notifier configured with ``receiver_yaml``
+    gets alert ``a`` and its first group tick passes; the notifier, shut down."""
+    ctl.start()
+    try:
+        async def scenario():
+            clock = FakeClock(T0)
+            n = await run_notifier(receiver_yaml, clock)
+            n.put_alerts([a])
+            await clock.advance(10)
+            await drive(n, clock)
+            await n.shutdown_async()
+            return n
+
+        return asyncio.run(scenario())
+    finally:
+        ctl.stop()
+
+
 def test_starttls_auth_and_multipart_body(tmp_path):
     key, crt = make_cert(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -43,30 +62,17 @@ def test_starttls_auth_and_multipart_body(tmp_path):
     port = free_port()
     ctl = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_ctx, require_starttls=True,
                      authenticator=authenticator, auth_require_tls=True)
-    ctl.start()
-    try:
-        async def scenario():
-            clock = FakeClock(T0)
-            n = await run_notifier(f"""
-            email_configs:
-            - to: 'Ops <ops@example.org>, dev@example.org'
-              from: alerts@example.org
-              smarthost: 127.0.0.1:{port}
-              auth_username: alerts
-              auth_password: s3cret
-              headers: {{x-team: '{{{{ .CommonLabels.job }}}}'}}
-              tls_config: {{ca_file: '{crt}', server_name: localhost}}
-              text: 'plain {{{{ .Status }}}}'
-            """, clock)
-            n.put_alerts([alert("Down", starts=T0, ends=FAR, job="api")])
-            await clock.advance(10)
-            await drive(n, clock)
-            await n.shutdown_async()
-            return n
-
-        n = asyncio.run(scenario())
-    finally:
-        ctl.stop()
+    n = notify_once(ctl, f"""
+        email_configs:
+        - to: 'Ops <ops@example.org>, dev@example.org'
+          from: alerts@example.org
+          smarthost: 127.0.0.1:{port}
+          auth_username: alerts
+          auth_password: s3cret
+          headers: {{x-team: '{{{{ .CommonLabels.job }}}}'}}
+          tls_config: {{ca_file: '{crt}', server_name: localhost}}
+          text: 'plain {{{{ .Status }}}}'
+        """, alert("Down", starts=T0, ends=FAR, job="api"))
     assert n.telemetry.notifications_failed.labels("email")._value.get() == 0
     (env,) = inbox.envelopes
     assert env.mail_from == "alerts@example.org"
@@ -85,25 +91,12 @@ def test_require_tls_is_enforced_and_retried(tmp_path):
     inbox = Inbox()
     port = free_port()
     ctl = Controller(inbox, hostname="127.0.0.1", port=port)  # no STARTTLS offered
-    ctl.start()
-    try:
-        async def scenario():
-            clock = FakeClock(T0)
-            n = await run_notifier(f"""
-            email_configs:
-            - to: ops@example.org
-              from: alerts@example.org
-              smarthost: 127.0.0.1:{port}
-            """, clock)
-            n.put_alerts([alert("Down", starts=T0, ends=FAR)])
-            await clock.advance(10)
-            await drive(n, clock)
-            await n.shutdown_async()
-            return n
-
-        n = asyncio.run(scenario())
-    finally:
-        ctl.stop()
+    n = notify_once(ctl, f"""
+        email_configs:
+        - to: ops@example.org
+          from: alerts@example.org
+          smarthost: 127.0.0.1:{port}
+        """, alert("Down", starts=T0, ends=FAR))
     assert inbox.envelopes == []
     assert n.telemetry.notifications_failed.labels("email")._value.get() == 1
     assert n.telemetry.requests.labels("email")._value.get() >= 2  # retried until the deadline

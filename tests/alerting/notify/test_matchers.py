@@ -1,8 +1,17 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from alerting.notify.matchers import (Matcher, Matchers, MatcherError, MatchType, parse_matcher,
-                                      parse_matchers, parse_matchers_classic, parse_matchers_utf8)
+from alerting.notify.matchers import (
+    Matcher,
+    MatcherError,
+    Matchers,
+    MatchType,
+    parse_matcher,
+    parse_matchers,
+    parse_matchers_classic,
+    parse_matchers_utf8,
+)
 
 
 def triples(ms):

@@ -52,8 +52,8 @@ def test_inhibition_needs_equal_labels_and_a_firing_source():
         ])
         await step(n, clock, 10)
         assert sorted(map(tuple, sent_names(cap))) == [("Crit/eu",), ("Warn/us",)]
-        warn_eu = [a for a in n.store.list() if a.labels.get("cluster") == "eu" and a.name == "Warn"][0]
-        crit = [a for a in n.store.list() if a.name == "Crit"][0]
+        warn_eu = next(a for a in n.store.list() if a.labels.get("cluster") == "eu" and a.name == "Warn")
+        crit = next(a for a in n.store.list() if a.name == "Crit")
         assert n.update_status(warn_eu).inhibited_by == [crit.fingerprint_hex()]
         # The source resolves: the target is notified at its group's next interval.
         n.put_alerts([alert("Crit", starts=T0, ends=clock.now(), severity="critical", cluster="eu")])

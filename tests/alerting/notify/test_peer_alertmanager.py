@@ -2,10 +2,11 @@
 and into Spyglass: the webhook notifications (group keys, alert sets, firing and
 resolved messages, byte for byte) and the alert states must be the same."""
 
+import contextlib
 import json
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -72,40 +73,49 @@ def groups(base: str):
                    tuple(sorted(x["fingerprint"] for x in g["alerts"]))) for g in gs)
 
 
-@pytest.mark.peer
-@pytest.mark.slow
-def test_same_notifications_as_alertmanager(tmp_path):
+@contextlib.contextmanager
+def side_by_side(tmp_path, conf: str):
+    """Alertmanager and Spyglass on the same config, each notifying its own capture
+    server: yields (Alertmanager URL, Spyglass URL, its hook, Spyglass's hook); the
+    hooks keep what they received after the block."""
     with CaptureServer() as am_hook, CaptureServer() as sg_hook:
         (tmp_path / "am").mkdir()
-        with PeerAlertmanager(textwrap.dedent(CONF.format(hook=am_hook.url)), tmp_path / "am") as am:
-            notifier = Notifier(parse_config(textwrap.dedent(CONF.format(hook=sg_hook.url))), str(tmp_path / "sg"),
+        with PeerAlertmanager(textwrap.dedent(conf.format(hook=am_hook.url)), tmp_path / "am") as am:
+            notifier = Notifier(parse_config(textwrap.dedent(conf.format(hook=sg_hook.url))), str(tmp_path / "sg"),
                                 registry=CollectorRegistry(), external_url="http://sg.test")
             notifier.start()
             try:
                 with AppServer(create_app(notifier)) as sg:
-                    run_scenario([am.url, sg.url])
-                    assert states(am.url) == states(sg.url)
-                    assert groups(am.url) == groups(sg.url)
+                    yield am.url, sg.url, am_hook, sg_hook
             finally:
                 notifier.shutdown()
-        am_got, sg_got = by_group(am_hook), by_group(sg_hook)
-        assert sorted(am_got) == sorted(sg_got)
-        for key in am_got:
-            assert am_got[key] == sg_got[key], key
-        # The scenario exercised what it should: resolved messages, inhibition lifted,
-        # truncation, the silenced alert never notified.
-        bodies = [json.loads(b) for v in sg_got.values() for b in v]
-        assert any(b["status"] == "resolved" for b in bodies)
-        assert any(x["status"] == "resolved" for b in bodies if b["status"] == "firing" for x in b["alerts"])
-        assert any(b["truncatedAlerts"] for b in bodies)
-        assert not any(x["labels"]["alertname"] == "Quiet" for b in bodies for x in b["alerts"])
-        assert len(bodies) >= 7
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_same_notifications_as_alertmanager(tmp_path):
+    with side_by_side(tmp_path, CONF) as (am_url, sg_url, am_hook, sg_hook):
+        run_scenario([am_url, sg_url])
+        assert states(am_url) == states(sg_url)
+        assert groups(am_url) == groups(sg_url)
+    am_got, sg_got = by_group(am_hook), by_group(sg_hook)
+    assert sorted(am_got) == sorted(sg_got)
+    for key in am_got:
+        assert am_got[key] == sg_got[key], key
+    # The scenario exercised what it should: resolved messages, inhibition lifted,
+    # truncation, the silenced alert never notified.
+    bodies = [json.loads(b) for v in sg_got.values() for b in v]
+    assert any(b["status"] == "resolved" for b in bodies)
+    assert any(x["status"] == "resolved" for b in bodies if b["status"] == "firing" for x in b["alerts"])
+    assert any(b["truncatedAlerts"] for b in bodies)
+    assert not any(x["labels"]["alertname"] == "Quiet" for b in bodies for x in b["alerts"])
+    assert len(bodies) >= 7
 
 
 def run_scenario(bases):
     # startsAt = the moment of posting: an older start would flush at once on
     # receipt, which races the second boundary between the two servers.
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     later = now + timedelta(hours=1)
     for base in bases:
         r = httpx.post(base + "/api/v2/silences", json={
@@ -124,7 +134,7 @@ def run_scenario(bases):
     # Groups were created during the post (t0 - a moment): ticks at ~1, ~4, ~7 s.
     t0 = time.monotonic()
     time.sleep(2.5)
-    t2 = datetime.now(timezone.utc).replace(microsecond=0)
+    t2 = datetime.now(UTC).replace(microsecond=0)
     second = [
         a("Crit", now, t2, cluster="eu", severity="critical"),  # resolved: Disk/eu is no longer inhibited
         a("Load", now, t2, cluster="eu", severity="page", instance="b"),  # resolved (pager: no send_resolved)
@@ -173,48 +183,39 @@ def normalized(cap: CaptureServer):
 @pytest.mark.peer
 @pytest.mark.slow
 def test_repeat_interval_resolve_timeout_and_silence_expiry_as_alertmanager(tmp_path):
-    with CaptureServer() as am_hook, CaptureServer() as sg_hook:
-        (tmp_path / "am").mkdir()
-        with PeerAlertmanager(textwrap.dedent(CONF2.format(hook=am_hook.url)), tmp_path / "am") as am:
-            notifier = Notifier(parse_config(textwrap.dedent(CONF2.format(hook=sg_hook.url))), str(tmp_path / "sg"),
-                                registry=CollectorRegistry(), external_url="http://sg.test")
-            notifier.start()
-            try:
-                with AppServer(create_app(notifier)) as sg:
-                    bases = [am.url, sg.url]
-                    # startsAt = the moment of posting (see run_scenario).
-                    now = datetime.now(timezone.utc)
-                    later = now + timedelta(hours=1)
-                    sids = []
-                    for base in bases:
-                        r = httpx.post(base + "/api/v2/silences", json={
-                            "matchers": [{"name": "alertname", "value": "Muted", "isRegex": False}],
-                            "startsAt": iso(now), "endsAt": iso(later), "createdBy": "t", "comment": "c"})
-                        sids.append(r.json()["silenceID"])
-                    timeout_alert = a("Timeout", now, now, cluster="eu")
-                    del timeout_alert["endsAt"]  # resolves by resolve_timeout (4s)
-                    post_all(bases, [timeout_alert, a("Steady", now, later, cluster="eu"),
-                                     a("Muted", now, later, cluster="eu")])
-                    # Groups were created during the post, so their first tick is at most 1 s away.
-                    t0 = time.monotonic()
-                    time.sleep(max(0.0, t0 + 1.5 - time.monotonic()))
-                    for base, sid in zip(bases, sids):
-                        assert httpx.delete(f"{base}/api/v2/silence/{sid}").status_code == 200
-                    # Ticks at ~1, 3, 5, 7 s; stop before the one at ~9 s.
-                    time.sleep(max(0.0, t0 + 8.0 - time.monotonic()))
-                    assert states(am.url) == states(sg.url)
-            finally:
-                notifier.shutdown()
-        am_got, sg_got = normalized(am_hook), normalized(sg_hook)
-        summary = {k: [(d["status"], [x["status"] for x in d["alerts"]]) for d in v] for k, v in am_got.items()}
-        assert am_got == sg_got, (summary, {k: [(d["status"], [x["status"] for x in d["alerts"]]) for d in v]
-                                            for k, v in sg_got.items()},
-                                  [(r.path, round(r.t - t0, 2)) for r in am_hook.requests],
-                                  [(r.path, round(r.t - t0, 2)) for r in sg_hook.requests])
-        seqs = {key[1]: [(d["status"], len(d["alerts"])) for d in v] for key, v in sg_got.items()}
-        timeout_key = [k for k in seqs if "Timeout" in k][0]
-        steady_key = [k for k in seqs if "Steady" in k][0]
-        muted_key = [k for k in seqs if "Muted" in k][0]
-        assert seqs[timeout_key] == [("firing", 1), ("resolved", 1)]
-        assert seqs[steady_key] == [("firing", 1), ("firing", 1)]  # repeated after repeat_interval
-        assert seqs[muted_key] == [("firing", 1)]  # only once the silence expired
+    with side_by_side(tmp_path, CONF2) as (am_url, sg_url, am_hook, sg_hook):
+        bases = [am_url, sg_url]
+        # startsAt = the moment of posting (see run_scenario).
+        now = datetime.now(UTC)
+        later = now + timedelta(hours=1)
+        sids = []
+        for base in bases:
+            r = httpx.post(base + "/api/v2/silences", json={
+                "matchers": [{"name": "alertname", "value": "Muted", "isRegex": False}],
+                "startsAt": iso(now), "endsAt": iso(later), "createdBy": "t", "comment": "c"})
+            sids.append(r.json()["silenceID"])
+        timeout_alert = a("Timeout", now, now, cluster="eu")
+        del timeout_alert["endsAt"]  # resolves by resolve_timeout (4s)
+        post_all(bases, [timeout_alert, a("Steady", now, later, cluster="eu"),
+                         a("Muted", now, later, cluster="eu")])
+        # Groups were created during the post, so their first tick is at most 1 s away.
+        t0 = time.monotonic()
+        time.sleep(max(0.0, t0 + 1.5 - time.monotonic()))
+        for base, sid in zip(bases, sids):
+            assert httpx.delete(f"{base}/api/v2/silence/{sid}").status_code == 200
+        # Ticks at ~1, 3, 5, 7 s; stop before the one at ~9 s.
+        time.sleep(max(0.0, t0 + 8.0 - time.monotonic()))
+        assert states(am_url) == states(sg_url)
+    am_got, sg_got = normalized(am_hook), normalized(sg_hook)
+    summary = {k: [(d["status"], [x["status"] for x in d["alerts"]]) for d in v] for k, v in am_got.items()}
+    assert am_got == sg_got, (summary, {k: [(d["status"], [x["status"] for x in d["alerts"]]) for d in v]
+                                        for k, v in sg_got.items()},
+                              [(r.path, round(r.t - t0, 2)) for r in am_hook.requests],
+                              [(r.path, round(r.t - t0, 2)) for r in sg_hook.requests])
+    seqs = {key[1]: [(d["status"], len(d["alerts"])) for d in v] for key, v in sg_got.items()}
+    timeout_key = next(k for k in seqs if "Timeout" in k)
+    steady_key = next(k for k in seqs if "Steady" in k)
+    muted_key = next(k for k in seqs if "Muted" in k)
+    assert seqs[timeout_key] == [("firing", 1), ("resolved", 1)]
+    assert seqs[steady_key] == [("firing", 1), ("firing", 1)]  # repeated after repeat_interval
+    assert seqs[muted_key] == [("firing", 1)]  # only once the silence expired

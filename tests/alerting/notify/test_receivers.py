@@ -6,7 +6,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import textwrap
 from urllib.parse import quote_plus
 

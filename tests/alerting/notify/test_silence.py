@@ -4,8 +4,16 @@ import pytest
 
 from alerting.notify.clock import FakeClock
 from alerting.notify.matchers import Matcher
-from alerting.notify.silence import (STATE_ACTIVE, STATE_EXPIRED, STATE_PENDING, InvalidSilence, Silence,
-                                     SilenceNotFound, Silences, Silencer)
+from alerting.notify.silence import (
+    STATE_ACTIVE,
+    STATE_EXPIRED,
+    STATE_PENDING,
+    InvalidSilence,
+    Silence,
+    SilenceNotFound,
+    Silencer,
+    Silences,
+)
 from alerting.notify.store import Marker
 from alerting.notify.wire import GoTime
 

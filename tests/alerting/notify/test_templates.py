@@ -66,6 +66,15 @@ def test_go_time_layouts():
     assert str(TemplateTime(GoTime.parse("2024-05-01T10:00:00Z"))) == "2024-05-01 10:00:00 +0000 UTC"
 
 
+def test_go_time_layout_underscore_year_and_zone_offsets():
+    # Go reads "_2006" as "_" then the year (stdUnderYear), not a padded day.
+    t = GoTime.parse("2024-05-01T09:05:03+05:30")
+    assert go_format(t, "_2006") == "_2024"
+    assert go_format(t, "_2 Jan") == " 1 May"
+    assert go_format(t, "-07:00:00 Z070000 -07") == "+05:30:00 +053000 +05"
+    assert go_format(GoTime.parse("2024-05-01T09:05:03Z"), "Z07:00 -0700") == "Z +0000"
+
+
 def test_humanize_duration():
     assert humanize_duration(0) == "0s"
     assert humanize_duration(90061) == "1d 1h 1m 1s"

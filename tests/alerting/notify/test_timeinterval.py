@@ -1,13 +1,14 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alerting.notify.timeinterval import TimeInterval, TimeIntervalError
 
 
-def ts(*args, tz=timezone.utc) -> float:
+def ts(*args, tz=UTC) -> float:
     return datetime(*args, tzinfo=tz).timestamp()
 
 

@@ -1,4 +1,5 @@
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alerting.notify.wire import ZERO, GoMap, GoTime, go_json, go_quote, go_unquote
 

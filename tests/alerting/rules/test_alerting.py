@@ -122,7 +122,7 @@ def test_keep_firing_for():
     r.eval(q, 5 * MIN)
     q.set("x", {'x{instance="b"}': 1})
     r.eval(q, 6 * MIN)
-    b = [a for a in r.current_alerts() if a.labels.get("instance") == "b"][0]
+    b = next(a for a in r.current_alerts() if a.labels.get("instance") == "b")
     assert b.keep_firing_since is None and b.state == AlertState.FIRING
 
 

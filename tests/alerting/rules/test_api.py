@@ -48,7 +48,7 @@ def mgr(tmp_path):
     store = MemoryStorage()
     m = Manager(ManagerOptions(query_func=q, appendable=store, registry=CollectorRegistry()))
     m.update([str(f)])
-    g1, g2 = m.rule_groups()
+    g1, _g2 = m.rule_groups()
     g1.eval(60_000)
     g1.eval(120_000)
     return m

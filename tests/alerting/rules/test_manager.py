@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -74,7 +75,7 @@ def test_bad_reload_keeps_last_good_rules(tmp_path):
 def test_reload_keeps_unchanged_groups_and_carries_alert_state(tmp_path):
     f = tmp_path / "r.yml"
     f.write_text(V1)
-    m, store, _ = _mgr()
+    m, _store, _ = _mgr()
     m.update([str(f)])
     ga, gb = m.rule_groups()
     ga.eval(0)
@@ -142,7 +143,7 @@ def test_scheduled_evaluation_with_apscheduler(tmp_path):
         m.stop()
     assert len(calls) >= 3
     # evaluations happen on the group's slots: 200ms apart
-    assert all(b - a == 200 for a, b in zip(calls, calls[1:3]))
+    assert all(b - a == 200 for a, b in itertools.pairwise(calls[:3]))
     n = len(calls)
     time.sleep(0.5)
     assert len(calls) == n  # stopped

@@ -84,8 +84,8 @@ OUTPUT_CASES = [
     (
         "{{ range . }}{{ humanizeTimestamp . }}:{{ end }}",
         [0, -1, 1, 1234567, 9223372036],
-        "1970-01-01 00:00:00 +0000 UTC:1969-12-31 23:59:59 +0000 UTC:1970-01-01 00:00:01 +0000 UTC:"
-        "1970-01-15 06:56:07 +0000 UTC:2262-04-11 23:47:16 +0000 UTC:",
+        ("1970-01-01 00:00:00 +0000 UTC:1969-12-31 23:59:59 +0000 UTC:1970-01-01 00:00:01 +0000 UTC:"
+         "1970-01-15 06:56:07 +0000 UTC:2262-04-11 23:47:16 +0000 UTC:"),
     ),
     ("{{ 1435065584.128 | humanizeTimestamp }}", None, "2015-06-23 13:19:44.128 +0000 UTC"),
     ('{{ "1435065584.128" | humanizeTimestamp }}', None, "2015-06-23 13:19:44.128 +0000 UTC"),
@@ -124,52 +124,52 @@ ERROR_CASES = [
     (
         '{{ humanize "one" }}',
         None,
-        'error executing template test: template: test:1:3: executing "test" at <humanize "one">: '
-        'error calling humanize: strconv.ParseFloat: parsing "one": invalid syntax',
+        ('error executing template test: template: test:1:3: executing "test" at <humanize "one">: '
+         'error calling humanize: strconv.ParseFloat: parsing "one": invalid syntax'),
     ),
     (
         '{{ humanize1024 "one" }}',
         None,
-        'error executing template test: template: test:1:3: executing "test" at <humanize1024 "one">: '
-        'error calling humanize1024: strconv.ParseFloat: parsing "one": invalid syntax',
+        ('error executing template test: template: test:1:3: executing "test" at <humanize1024 "one">: '
+         'error calling humanize1024: strconv.ParseFloat: parsing "one": invalid syntax'),
     ),
     (
         '{{ humanizeDuration "one" }}',
         None,
-        'error executing template test: template: test:1:3: executing "test" at <humanizeDuration "one">: '
-        'error calling humanizeDuration: strconv.ParseFloat: parsing "one": invalid syntax',
+        ('error executing template test: template: test:1:3: executing "test" at <humanizeDuration "one">: '
+         'error calling humanizeDuration: strconv.ParseFloat: parsing "one": invalid syntax'),
     ),
     (
         '{{ "one" | humanizePercentage }}',
         None,
-        'error executing template test: template: test:1:11: executing "test" at <humanizePercentage>: '
-        'error calling humanizePercentage: strconv.ParseFloat: parsing "one": invalid syntax',
+        ('error executing template test: template: test:1:11: executing "test" at <humanizePercentage>: '
+         'error calling humanizePercentage: strconv.ParseFloat: parsing "one": invalid syntax'),
     ),
     (
         "{{ range . }}{{ humanizeTimestamp . }}:{{ end }}",
         [-(2**63), MAXI64],
-        'error executing template test: template: test:1:16: executing "test" at <humanizeTimestamp .>: '
-        "error calling humanizeTimestamp: -9.223372036854776e+18 cannot be represented as a nanoseconds "
-        "timestamp since it overflows int64",
+        ('error executing template test: template: test:1:16: executing "test" at <humanizeTimestamp .>: '
+         "error calling humanizeTimestamp: -9.223372036854776e+18 cannot be represented as a nanoseconds "
+         "timestamp since it overflows int64"),
     ),
     (
         "{{ range . }}{{ humanizeTimestamp . }}:{{ end }}",
         [MAXU64],
-        'error executing template test: template: test:1:16: executing "test" at <humanizeTimestamp .>: '
-        "error calling humanizeTimestamp: 1.8446744073709552e+19 cannot be represented as a nanoseconds "
-        "timestamp since it overflows int64",
+        ('error executing template test: template: test:1:16: executing "test" at <humanizeTimestamp .>: '
+         "error calling humanizeTimestamp: 1.8446744073709552e+19 cannot be represented as a nanoseconds "
+         "timestamp since it overflows int64"),
     ),
     (
         '{{ query "missing" | first }}',
         None,
-        'error executing template test: template: test:1:21: executing "test" at <first>: '
-        "error calling first: first() called on vector with no elements",
+        ('error executing template test: template: test:1:21: executing "test" at <first>: '
+         "error calling first: first() called on vector with no elements"),
     ),
     (
         '{{ (query "missing").banana }}',
         None,
-        'error executing template test: template: test:1:10: executing "test" at <"missing">: '
-        "can't evaluate field banana in type template.queryResult",
+        ('error executing template test: template: test:1:10: executing "test" at <"missing">: '
+         "can't evaluate field banana in type template.queryResult"),
     ),
 ]
 

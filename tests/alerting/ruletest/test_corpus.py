@@ -40,7 +40,7 @@ def test_corpus_verdict(case):
 
 def test_every_corpus_test_file_is_covered():
     files = {str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.suffix in (".yml", ".yaml")}
-    tests = {f for f in files if f.endswith("test.yaml") or "/tests/" in f or f.endswith("-test.yml")}
+    tests = {f for f in files if f.endswith(("test.yaml", "-test.yml")) or "/tests/" in f}
     tests |= {f"prometheus-promtool/testdata/{n}" for n in (
         "unittest.yml", "long-period.yml", "bad-input-series.yml", "bad-promql.yml", "failing.yml",
         "no-test-group-interval.yml", "rules_run.yml", "rules_run_extrafields.yml", "rules_run_no_fuzzy.yml",
@@ -75,7 +75,8 @@ PEER_FILES = [
 def test_agrees_with_promtool_242(rel):
     promtool = peer_binary("promtool")
     f = str(ROOT / rel)
-    peer = subprocess.run([promtool, "test", "rules", f], capture_output=True, text=True, cwd=str(ROOT))
+    peer = subprocess.run([promtool, "test", "rules", f], capture_output=True, text=True, cwd=str(ROOT),
+                          check=False)
     assert peer.returncode == 0, peer.stderr[:2000]
     assert run([f], out=io.StringIO(), err=io.StringIO()) == 0
 
@@ -94,7 +95,8 @@ def test_output_matches_promtool_242(rel, monkeypatch):
     d = ROOT / "prometheus-promtool" / "testdata"
     name = rel.rsplit("/", 1)[-1]
     monkeypatch.chdir(d)
-    peer = subprocess.run([promtool, "test", "rules", name], capture_output=True, text=True)
+    peer = subprocess.run([promtool, "test", "rules", name], capture_output=True, text=True,
+                          check=False)
     out, err = io.StringIO(), io.StringIO()
     rc = run([name], out=out, err=err)
     assert rc == peer.returncode

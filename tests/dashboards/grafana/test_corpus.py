@@ -3,11 +3,9 @@
 import json
 from pathlib import Path
 
-
 from dashboards.grafana import load_documents, parse_dashboard
 from dashboards.grafana.layout import sections
 from dashboards.grafana.template import VarValue
-
 
 
 def _corpus_dir(shared_dir) -> Path:

@@ -3,7 +3,8 @@
 import re
 
 import re2
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboards.grafana.template import (
     VarValue,
@@ -102,4 +103,4 @@ def test_interpolate_never_raises_and_keeps_plain_text(text):
 @given(st.text(min_size=1, max_size=20))
 def test_regex_escape_is_literal(value):
     pattern = re.sub(r"\\(.)", r"\1", prometheus_regex_escape(value))
-    assert re.fullmatch(pattern, value, re.S)
+    assert re.fullmatch(pattern, value, re.DOTALL)

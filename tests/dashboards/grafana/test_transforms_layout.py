@@ -3,9 +3,9 @@
 import numpy as np
 
 from dashboards.grafana.frames import legend_name, rows, series_frame, table_frames
+from dashboards.grafana.layout import sections
 from dashboards.grafana.model import Transformation
 from dashboards.grafana.parse import parse_dashboard
-from dashboards.grafana.layout import sections
 from dashboards.grafana.template import VarValue
 from dashboards.grafana.transforms import apply_transformations
 
@@ -19,8 +19,8 @@ def _tables():
 
 
 def _t(tid, **opts):
-    from dashboards.grafana.parse import _parse_transformation
     from dashboards.grafana._reader import Reader
+    from dashboards.grafana.parse import _parse_transformation
     return _parse_transformation(Reader({"id": tid, "options": opts}, "t"))
 
 

@@ -1,9 +1,11 @@
 """Units, time ranges, intervals, variable queries and value display."""
 
-from datetime import datetime, timezone
+import itertools
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dashboards.grafana.fields import FieldRef, display, field_config, map_value
 from dashboards.grafana.parse import parse_dashboard
@@ -61,14 +63,14 @@ def test_units_never_fail(value, unit, decimals):
     assert isinstance(format_value(value, unit, decimals), str)
 
 
-NOW = int(datetime(2024, 5, 15, 13, 45, 30, tzinfo=timezone.utc).timestamp() * 1000)
+NOW = int(datetime(2024, 5, 15, 13, 45, 30, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_time_parsing():
     assert parse_time("now", now_ms=NOW) == NOW
     assert parse_time("now-6h", now_ms=NOW) == NOW - 6 * 3600_000
     assert parse_time("now-1h+30m", now_ms=NOW) == NOW - 1800_000
-    day = int(datetime(2024, 5, 15, tzinfo=timezone.utc).timestamp() * 1000)
+    day = int(datetime(2024, 5, 15, tzinfo=UTC).timestamp() * 1000)
     assert parse_time("now/d", now_ms=NOW) == day
     assert parse_time("now/d", now_ms=NOW, round_up=True) == day + 86400_000 - 1
     assert parse_time("now-1d/d", now_ms=NOW) == day - 86400_000
@@ -98,7 +100,7 @@ def test_interval_bounds_points(span, points):
     # the requested points, r the widest gap between neighbours (1 d → 1 w: 7); never
     # over the limit
     from dashboards.grafana.timerange import NICE_INTERVALS_MS as nice
-    worst = max(b / a for a, b in zip(nice, nice[1:]) if b <= 30 * 86400_000) ** 0.5
+    worst = max(b / a for a, b in itertools.pairwise(nice) if b <= 30 * 86400_000) ** 0.5
     assert span / iv <= min(worst * points, 11_000)
 
 
