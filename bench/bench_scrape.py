@@ -7,7 +7,10 @@ scrape manager writing into the embedded TSDB, in a process of its own),
 scrape them all for a warm-up and then a measured window. For each, in that
 window: CPU seconds of its process (``/proc/<pid>/stat``) per 1,000 samples
 scraped, resident memory at the end, and the p50/p95 of the
-``scrape_duration_seconds`` they stored for each kind of target.
+``scrape_duration_seconds`` they stored for each kind of target. Resident
+memory is the whole process's: for Spyglass the interpreter and its imported
+modules (≈60 MiB before the first scrape), the HTTP clients, the embedded TSDB
+and the scrape caches; for Prometheus its binary, TSDB head and caches.
 
 Run: ``python -m bench scrape [--quick]``; the pieces alone:
 ``python -m bench.bench_scrape payloads --spec FILE`` and

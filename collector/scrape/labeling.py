@@ -13,6 +13,7 @@ new series text; the scrape cache remembers the answer::
 
 from __future__ import annotations
 
+import sys
 from itertools import chain
 
 from collector.relabel import relabel
@@ -20,6 +21,8 @@ from collector.relabel.config import ValidationScheme
 from collector.scrape.config import ScrapeConfig
 from collector.scrape.exposition import series_pairs
 from storage.labels import METRIC_NAME, Labels, is_legacy_label_name, is_legacy_metric_name
+
+_intern = sys.intern
 
 
 class LabelError(Exception):
@@ -33,7 +36,7 @@ class LabelError(Exception):
 class SampleLabeler:
     """Turns series text into final labels for one target (see the module doc)."""
 
-    __slots__ = ("cfg", "scheme", "_public", "_public_names", "_has_limits")
+    __slots__ = ("_has_limits", "_public", "_public_names", "cfg", "scheme")
 
     def __init__(self, public_labels: Labels, cfg: ScrapeConfig):
         self.cfg = cfg
@@ -60,13 +63,18 @@ class SampleLabeler:
                     if not d.get(new):
                         d[new] = v
                         break
-        lset = Labels.from_sorted_flat(chain.from_iterable(sorted(d.items())))
+        # Interned strings: every series of a target shares one copy of each
+        # label name and of repeated values ("namespace", "team-07", ...), and
+        # the TSDB head, which interns what it stores, keeps this very object
+        # instead of building a second copy of the set.
+        lset = Labels.from_sorted_flat(map(_intern, chain.from_iterable(sorted(d.items()))))
         if self.cfg.metric_relabel_configs:
             lset = relabel(lset, self.cfg.metric_relabel_configs, self.scheme)
             if lset is None or lset.num_labels() == 0:
                 return None
             if not lset.name:  # exposed series always have one; relabeling may drop it
                 raise LabelError("missing metric name (__name__ label)")
+            lset = Labels.from_sorted_flat(map(_intern, lset))  # replacements made new strings
         if self.scheme is ValidationScheme.LEGACY and (
             not is_legacy_metric_name(lset.name)
             or not all(is_legacy_label_name(n) for n in lset.names() if n != METRIC_NAME)

@@ -48,6 +48,7 @@ from collector.scrape.exposition import (
     format_for_content_type,
     parse,
 )
+from collector.scrape.heap import HeapTrimmer
 from collector.scrape.labeling import LabelError, SampleLabeler
 from collector.scrape.schedule import DEFAULT_TIMESTAMP_TOLERANCE, align_ns, next_tick
 from collector.scrape.target import Target
@@ -157,10 +158,12 @@ class ScrapeLoop:
         offset_seed: int = 0,
         executor: concurrent.futures.Executor | None = None,
         timestamp_tolerance: float = DEFAULT_TIMESTAMP_TOLERANCE,
+        heap: HeapTrimmer | None = None,
     ):
         """``executor`` runs parse + label + append (default: a small shared pool);
         ``timestamp_tolerance`` (seconds) is how late a wake-up may be and still
-        get the scheduled timestamp (clamped to 1% of the interval)."""
+        get the scheduled timestamp (clamped to 1% of the interval); ``heap``
+        (shared by the manager's loops) returns freed memory after scrapes."""
         self.target = target
         self.cfg = cfg
         self.client = client
@@ -170,6 +173,7 @@ class ScrapeLoop:
         self.offset_seed = offset_seed
         self.executor = executor
         self.timestamp_tolerance = timestamp_tolerance
+        self.heap = heap
         self.url = target.url()
         self.interval = target.interval
         self.timeout = target.timeout
@@ -279,7 +283,7 @@ class ScrapeLoop:
         # The concurrent future itself is kept: when this task is cancelled, a
         # worker that already started still finishes, and idle() must know it.
         fut = (self.executor or _default_executor()).submit(
-            self._process, body, ctype, error, ts_ms, body_size, t0
+            self._work, body, ctype, error, ts_ms, body_size, t0
         )
         self._inflight = fut
         error, n_post = await asyncio.wrap_future(fut)
@@ -294,6 +298,16 @@ class ScrapeLoop:
         self.telemetry.duration.labels(self._job).observe(st.last_duration)
 
     # --- in the worker ----------------------------------------------------------------
+    def _work(
+        self, body: bytes | None, ctype: str | None, error: ScrapeError | None, ts_ms: int, body_size: int, t0: float
+    ) -> tuple[ScrapeError | None, int]:
+        out = self._process(body, ctype, error, ts_ms, body_size, t0)
+        # After _process returned, its parse buffers are free: a good moment to
+        # hand freed heap back to the system (see ``heap``).
+        if self.heap is not None:
+            self.heap.processed(body_size)
+        return out
+
     def _process(
         self, body: bytes | None, ctype: str | None, error: ScrapeError | None, ts_ms: int, body_size: int, t0: float
     ) -> tuple[ScrapeError | None, int]:

@@ -4,7 +4,8 @@ One asyncio event loop (in its own thread) runs every target's loop; HTTP is
 ``httpx.AsyncClient``, one per job (its auth, TLS and proxy). A thousand
 targets are a thousand sleeping coroutines, not a thousand threads. Parsing,
 labeling and appending are CPU-bound and run in a small worker pool, so a huge
-target never delays the scrapes of others::
+target never delays the scrapes of others; after enough scraped bytes a worker
+hands the heap memory those scrapes freed back to the system (``heap``)::
 
     mgr = ScrapeManager(storage, registry=None)
     mgr.start()
@@ -31,6 +32,7 @@ import asyncio
 import concurrent.futures
 import datetime as _dt
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +44,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from collector.scrape.config import ScrapeConfig
 from collector.scrape.discovery import FileDiscovery, TargetGroup, static_groups
+from collector.scrape.heap import HeapTrimmer
 from collector.scrape.loop import ScrapeLoop
 from collector.scrape.schedule import DEFAULT_TIMESTAMP_TOLERANCE
 from collector.scrape.target import Target, populate_labels
@@ -115,15 +118,33 @@ def reusable_cache(old: ScrapeConfig, new: ScrapeConfig) -> bool:
     return old.model_dump(exclude=_CACHE_NEUTRAL) == new.model_dump(exclude=_CACHE_NEUTRAL)
 
 
+def _tls_share_key(cfg: ScrapeConfig) -> tuple | None:
+    """Jobs whose TLS settings are equal can share one SSL context: each holds
+    its own parsed copy of the CA bundle (≈0.8 MiB), which Go's clients share.
+    The key has the settings that shape the context, and HTTP/2 because the
+    client sets the context's ALPN protocols from it; None (no sharing) for an
+    inline private key, which is better not kept around as a dict key."""
+    t = cfg.tls_config
+    if t.key is not None:
+        return None
+    return (t.ca_file, t.ca, t.cert_file, t.cert, t.key_file, t.insecure_skip_verify,
+            t.min_version, t.max_version, cfg.enable_http2)
+
+
 class ScrapePool:
     """The targets and loops of one job."""
 
-    def __init__(self, cfg: ScrapeConfig, mgr: ScrapeManager):
+    def __init__(self, cfg: ScrapeConfig, mgr: ScrapeManager, ssl_contexts: dict[tuple, ssl.SSLContext] | None = None):
+        """``ssl_contexts``: contexts that pools created together share (see ``_tls_share_key``)."""
         self.cfg = cfg
         self.mgr = mgr
+        kw = cfg.httpx_kwargs()
+        share = _tls_share_key(cfg)
+        if ssl_contexts is not None and share is not None:
+            kw["verify"] = ssl_contexts.setdefault(share, kw["verify"])
         # HTTP/2 is negotiated with ALPN on TLS connections (as Go's client does);
         # plain-http targets are scraped with HTTP/1.1 either way.
-        self.client = httpx.AsyncClient(timeout=None, http2=cfg.enable_http2, **cfg.httpx_kwargs())
+        self.client = httpx.AsyncClient(timeout=None, http2=cfg.enable_http2, **kw)
         self.static = static_groups(cfg)
         self.files = [FileDiscovery(f, mgr.base_dir) for f in cfg.file_sd_configs]
         self.loops: dict[tuple[Labels, str], tuple[ScrapeLoop, asyncio.Task]] = {}
@@ -179,6 +200,7 @@ class ScrapePool:
                     target, self.cfg, self.client, self.mgr.appendable, tel,
                     clock=self.mgr.clock, offset_seed=self.mgr.offset_seed,
                     executor=self.mgr.executor, timestamp_tolerance=self.mgr.timestamp_tolerance,
+                    heap=self.mgr.heap,
                 )
                 if reusable:
                     old = previous.pop((target.public_labels, loop.url), None)
@@ -271,13 +293,15 @@ class ScrapeManager:
         offset_seed: int = 0,
         workers: int = 4,
         timestamp_tolerance: float = DEFAULT_TIMESTAMP_TOLERANCE,
+        heap: HeapTrimmer | None = None,
     ):
         """``base_dir`` resolves relative file_sd paths (the config file's folder);
         ``offset_seed`` shifts every target's phase (Prometheus seeds it with the
         external labels so that HA pairs do not scrape in lockstep); ``workers``
         threads parse and append scrapes; ``timestamp_tolerance`` (seconds, at
         most 1% of the interval) is how late a scrape may start and still be
-        stamped with its scheduled time."""
+        stamped with its scheduled time; ``heap`` gives freed memory back to
+        the system after scrapes (default: ``HeapTrimmer()``, see ``heap``)."""
         self.appendable = appendable
         self.telemetry = ScrapeTelemetry(registry)
         self.clock = clock
@@ -287,6 +311,7 @@ class ScrapeManager:
         self.workers = workers
         self.timestamp_tolerance = timestamp_tolerance
         self.executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self.heap = heap if heap is not None else HeapTrimmer(on_trim=self.telemetry.heap_trims.inc)
         self.pools: dict[str, ScrapePool] = {}
         self._end_of_run: dict[str, set[asyncio.Task]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -399,6 +424,9 @@ class ScrapeManager:
 
     async def _apply(self, configs: list[ScrapeConfig]) -> None:
         new = {c.job_name: c for c in configs}
+        # Pools made by this apply share SSL contexts; the next apply makes
+        # new ones, so that changed CA and certificate files are read again.
+        ssl_contexts: dict[tuple, ssl.SSLContext] = {}
         for name in [n for n in self.pools if n not in new]:
             # A removed job writes no stale markers, as in Prometheus (the pool's
             # context is cancelled); its pending end-of-run markers are dropped too.
@@ -409,7 +437,7 @@ class ScrapeManager:
             if old is not None and old.cfg == cfg:
                 continue  # unchanged: its loops keep running undisturbed
             previous = await old.halt() if old is not None else None
-            pool = ScrapePool(cfg, self)
+            pool = ScrapePool(cfg, self, ssl_contexts)
             for f in pool.files:
                 await asyncio.get_running_loop().run_in_executor(None, f.poll, self.clock())
             self.pools[name] = pool

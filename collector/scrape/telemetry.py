@@ -57,6 +57,10 @@ class ScrapeTelemetry:
             "spyglass_scrape_end_of_run_stale_markers_total",
             "Stale markers written one interval after a target went away, per job.", ["job"], registry=r,
         )
+        self.heap_trims = Counter(
+            "spyglass_scrape_heap_trims_total",
+            "Times the scrape workers handed freed heap memory back to the system (malloc_trim).", registry=r,
+        )
         self.reloads = Counter(
             "spyglass_scrape_reloads_total", "Configurations applied.", registry=r
         )

@@ -332,3 +332,30 @@ def test_metric_relabeling_that_drops_the_name_fails_the_scrape(fake_target):
     assert loop.state.health == "down"
     assert loop.state.last_error == "missing metric name (__name__ label)"
     assert "a" not in {lab.name for lab in series(store)}
+
+
+def test_stored_label_strings_are_interned(fake_target):
+    # One copy of each name and value for all series of all targets, shared
+    # with the TSDB head (which interns what it stores and then keeps our set).
+    import sys
+
+    # Canonical copies, interned before the scrape: the stored sets must use these very objects.
+    canon = {w: sys.intern("".join(list(w))) for w in ("pod", "p-1", "ns", "team", "x1", "job", "instance")}
+    fake_target.replies["/metrics"] = Reply('a{pod="p-1",ns="team"} 1\nb{pod="p-1"} 2\n')
+    store = MemoryStorage()
+    loop, _ = make_loop(
+        fake_target, store,
+        metric_relabel_configs=[
+            {"source_labels": ["pod"], "regex": "p-(.*)", "target_label": "n", "replacement": "x$1"},
+        ],
+    )
+    scrape(loop)
+    assert len(loop.cache.labels) == 2
+    checked = 0
+    for lset in loop.cache.labels:
+        assert lset.get("n") == "x1"
+        for s in lset:
+            if s in canon:
+                assert s is canon[s], s
+                checked += 1
+    assert checked == 12  # instance, job, pod, p-1, x1 in both sets; ns, team in the first

@@ -188,3 +188,42 @@ def test_same_series_as_real_prometheus_from_node_exporter(tmp_path, manager):
         ne.terminate()
         prom.wait(20)
         ne.wait(10)
+
+
+def test_scrapes_trim_the_heap_and_count_it(fake_target):
+    fake_target.replies["/metrics"] = Reply("a 1\nb 2\n")
+    reg = CollectorRegistry()
+    m = ScrapeManager(MemoryStorage(), registry=reg)
+    m.heap.every_bytes = 1  # every scrape's body is enough...
+    m.heap.min_interval = 0.0  # ...and no wait between trims
+    m.start()
+    try:
+        m.apply_config([sc(static_configs=[{"targets": [fake_target.address]}])])
+        wait_for(lambda: (reg.get_sample_value("spyglass_scrape_heap_trims_total") or 0) >= 2)
+    finally:
+        m.stop()
+    assert m.heap.available
+    assert reg.get_sample_value("spyglass_scrape_heap_trims_total") == m.heap.trims
+
+
+def _ssl_context(pool):
+    return pool.client._transport._pool._ssl_context  # httpx → httpcore's connection pool
+
+
+def test_jobs_with_the_same_tls_settings_share_one_ssl_context():
+    m = ScrapeManager(MemoryStorage(), registry=CollectorRegistry())
+    m.start()
+    try:
+        jobs = [sc(job_name="a"), sc(job_name="b"), sc(job_name="c", tls_config={"insecure_skip_verify": True}),
+                sc(job_name="d", enable_http2=False)]
+        m.apply_config(jobs)
+        ctx = {name: _ssl_context(p) for name, p in m.pools.items()}
+        assert ctx["a"] is ctx["b"]
+        assert len({id(ctx["a"]), id(ctx["c"]), id(ctx["d"])}) == 3
+        assert ctx["c"].verify_mode.name == "CERT_NONE" and ctx["a"].verify_mode.name == "CERT_REQUIRED"
+        # a later apply reads the TLS files again: new contexts for the pools it makes
+        m.apply_config([jobs[0], sc(job_name="b", scrape_interval="1s"), *jobs[2:]])
+        assert _ssl_context(m.pools["a"]) is ctx["a"]  # unchanged job, untouched
+        assert _ssl_context(m.pools["b"]) is not ctx["a"]
+    finally:
+        m.stop()
