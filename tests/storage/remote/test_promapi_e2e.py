@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from alerting.rules.rule import engine_query_func
-from storage.interface import STALE_NAN, SampleBatch, SelectHints, SeriesSet, is_stale
+from storage.interface import STALE_NAN, SampleBatch, SelectHints
 from storage.labels import Labels, Matcher
 from storage.memstore import MemoryStorage
 from storage.promql import Engine
@@ -30,6 +30,7 @@ from storage.remote.promapi_wire import _STRICT_TEXT_PARSE, loads_matrix
 from tests.e2e.peers import PrometheusProcess
 from tests.e2e.rwdata import demo_series, send, write_request
 from tests.e2e.server import SpyglassProcess
+from tests.storage.remote.test_promapi import assert_same_series_set, without_stale
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 
@@ -101,23 +102,6 @@ def remotes(backends):
         q.close()
 
 
-def without_stale(ss: SeriesSet) -> SeriesSet:
-    out = []
-    for i, ls in enumerate(ss.labels):
-        ts, vs = ss.series(i)
-        keep = ~is_stale(vs)
-        if keep.any():
-            out.append((ls, ts[keep], vs[keep]))
-    return SeriesSet.from_series(out)
-
-
-def assert_same_series_set(got: SeriesSet, want: SeriesSet) -> None:
-    assert got.labels == want.labels
-    assert got.offsets.tolist() == want.offsets.tolist()
-    assert np.array_equal(got.timestamps, want.timestamps)
-    assert np.array_equal(got.values, want.values, equal_nan=True)
-
-
 # --- select == MemoryStorage ---------------------------------------------------------------
 
 _VOCAB: dict[str, list[str]] = {}
@@ -179,7 +163,7 @@ def test_select_returns_what_the_store_holds(remotes, store, backend, matchers, 
 def test_answers_take_the_fast_matrix_path(backends, backend):
     r = httpx.post(backends[backend] + "/api/v1/query",
                    data={"query": '{__name__=~"node_load1|odd_values"}[5m]', "time": f"{T / 1000:.3f}"})
-    doc, lifted = loads_matrix(r.content)
+    _doc, lifted = loads_matrix(r.content)
     if not _STRICT_TEXT_PARSE:
         pytest.fail("this numpy cannot parse sample text strictly: the fast path is off")
     assert lifted is not None, r.text[:300]  # not the (slower, equal) generic path
