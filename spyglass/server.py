@@ -4,7 +4,14 @@
 (remote-write, OTLP, InfluxDB, scrape), the query APIs, remote-write out, the
 host-metrics source, rules and notifications, and the UI — all on one HTTP port
 plus the OTLP listeners. Components meet only through the storage contracts and
-are started and stopped here, in data-flow order::
+are started and stopped here, in data-flow order.
+
+Start-up is what a restart costs, so it comes in two steps. ``open()`` opens the
+TSDB (replaying its WAL), the receivers and the query API; then ``/-/ready``
+answers 200, as Prometheus's does once its WAL is replayed: writes and queries
+are served. ``start_rest()`` then starts the rest (scrape, host metrics, rules,
+notifications, dashboards, scheduled jobs); meanwhile requests that need those
+wait for them (``StartGate``) instead of seeing them absent::
 
     stack = Stack(load_config(path), RunOptions(data_dir="data"))
     asyncio.run(stack.serve())
@@ -26,12 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import uvicorn
-import yaml
-from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.routing import Match
 
 from spyglass.config import ConfigError, SpyglassConfig, load_config, parse_listen_address
 from spyglass.http import AuthMiddleware, HTTPTelemetry, RequestMetricsMiddleware
@@ -46,6 +52,11 @@ log = logging.getLogger("spyglass")
 ROLES_UP = frozenset({"collector", "hostmetrics", "alerting", "dashboards"})
 ROLES_COLLECTOR = frozenset({"collector"})
 ROLES_ALERTING = frozenset({"alerting"})
+
+# Answers that depend on components ``start_rest()`` starts after /-/ready: requests
+# for them wait for those components instead of seeing them empty.
+AFTER_START_PATHS = frozenset({"/api/v1/targets", "/api/v1/targets/metadata", "/api/v1/rules", "/api/v1/alerts",
+                               "/api/v1/alertmanagers", "/-/reload"})
 
 
 @dataclass
@@ -73,6 +84,24 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self):
         yield
+
+
+class StartGate:
+    """ASGI middleware: between ``/-/ready`` and the end of ``Stack.start_rest()``,
+    requests for anything but the routes ``early`` accepts wait for ``started``.
+
+        app = StartGate(app, started=threading.Event(), early=lambda scope: True)
+    """
+
+    def __init__(self, app, started: threading.Event, early: Callable[[dict], bool]):
+        self.app, self.started, self.early = app, started, early
+
+    async def __call__(self, scope, receive, send) -> None:
+        if not self.started.is_set() and scope["type"] == "http" and not self.early(scope):
+            # a short poll: the wait lasts a fraction of a second, once per process
+            while not self.started.is_set():
+                await asyncio.sleep(0.01)
+        await self.app(scope, receive, send)
 
 
 class StackTelemetry:
@@ -105,8 +134,12 @@ class Stack(CollectorRole, AlertingRole, UIRole):
         # relative paths in the config (rule files, file_sd) are relative to the config file
         self.config_dir = os.path.dirname(os.path.abspath(options.config_path)) if options.config_path else os.getcwd()
         self.ready = threading.Event()
+        # set when start_rest() is over (successfully or not)
+        self.started = threading.Event()
+        self._early_routes: list = []
+        self._start_error: BaseException | None = None
         self.stopping: asyncio.Event | None = None  # created inside the event loop
-        self.scheduler = BackgroundScheduler(daemon=True)
+        self._scheduler = None
         self._last_reload = (True, int(time.time() * 1000))
         self._reload_lock = threading.Lock()
         # (name, stop function), called in reverse order of start on shutdown
@@ -127,29 +160,75 @@ class Stack(CollectorRole, AlertingRole, UIRole):
         self.alert_sinks: list[tuple[str, Callable[[str, list], None]]] = []
         self.app = self._build_app()
 
+    @property
+    def scheduler(self):
+        """Interval jobs (maintenance, self-metrics, host metrics); created on first use,
+        which is after /-/ready: importing apscheduler is start-up time."""
+        if self._scheduler is None:
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            self._scheduler = BackgroundScheduler(daemon=True)
+        return self._scheduler
+
     # --- building ---------------------------------------------------------------
     def open(self) -> None:
-        """Open storage and start every component (blocking; done off the event loop)."""
-        c = self.config
+        """Open storage (WAL replay), the receivers and the query API, then set ready
+        (blocking; done off the event loop). ``start_rest()`` starts the rest."""
         if "collector" in self.options.roles:
             self._open_collector()
         else:
             self._open_remote_backend()
-        if "hostmetrics" in self.options.roles and c.host_metrics.enabled:
-            self._start_host_metrics()
-        if "alerting" in self.options.roles:
-            self._start_notifications()
-            self._start_rules()
-        if "dashboards" in self.options.roles:
-            self._mount_dashboards()
-        self.scheduler.add_job(self._self_metrics, "interval", seconds=15, id="self-metrics",
-                               max_instances=1, coalesce=True)
-        self.scheduler.start()
-        gc.freeze()  # everything built at start-up (WAL replay's label sets) is long-lived
+        gc.freeze()  # everything built so far (WAL replay's label sets) is long-lived
+        self._early_routes = list(self.app.router.routes)
         self.ready.set()
         self.telemetry.ready.set(1)
         self.telemetry.reload_ok.set(1)
         self.telemetry.reload_time.set(time.time())
+
+    def start_rest(self) -> None:
+        """Start what ready does not wait for (blocking; after ``open()``, off the event loop).
+        ``started`` is set at the end, also on failure, so that no request waits forever."""
+        roles, c = self.options.roles, self.config
+        steps: list[tuple[str, Callable[[], None]]] = []
+        fatal: tuple[type[BaseException], ...] = (ConfigError, StartupError)
+        if "collector" in roles:
+            steps.append(("scrape", self._start_scrape))
+        if "hostmetrics" in roles and c.host_metrics.enabled:
+            steps.append(("hostmetrics", self._start_host_metrics))
+        if "alerting" in roles:
+            from alerting.rules.manager import RuleLoadError
+
+            fatal += (RuleLoadError,)
+            steps += [("notifier", self._start_notifications), ("rules", self._start_rules)]
+        if "dashboards" in roles:
+            steps.append(("dashboards", self._mount_dashboards))  # last: the UI is mounted at "/"
+        try:
+            for name, step in steps:
+                try:
+                    step()
+                except fatal:
+                    raise  # a bad configuration stops the process, as Prometheus does at start
+                except Exception:
+                    # the server is serving writes and queries already: a component that
+                    # cannot start (a full disk, say) does not take them down
+                    log.exception("component failed to start; the rest keeps serving", extra={"component": name})
+            if "collector" in roles:
+                self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
+                                       max_instances=1, coalesce=True)
+            self.scheduler.add_job(self._self_metrics, "interval", seconds=15, id="self-metrics",
+                                   max_instances=1, coalesce=True)
+            self.scheduler.start()
+            gc.freeze()
+        finally:
+            self.started.set()
+
+    def _early(self, scope: dict) -> bool:
+        """Whether a request can be served before ``start_rest()`` is over."""
+        if not self.ready.is_set():
+            return True  # nothing waits before ready: the probes answer, the rest is not mounted
+        if scope["path"] in AFTER_START_PATHS:
+            return False
+        return any(r.matches(scope)[0] == Match.FULL for r in self._early_routes)
 
     def _self_metrics(self) -> None:
         """Our own telemetry into our own TSDB, as a self-scrape would (job="spyglass")."""
@@ -218,7 +297,9 @@ class Stack(CollectorRole, AlertingRole, UIRole):
         from starlette.middleware.gzip import GZipMiddleware
 
         auth = self.config.server.auth
-        inner = RequestMetricsMiddleware(GZipMiddleware(app or self.app, minimum_size=4096), self.http_telemetry)
+        if app is None:
+            app = StartGate(self.app, self.started, self._early)
+        inner = RequestMetricsMiddleware(GZipMiddleware(app, minimum_size=4096), self.http_telemetry)
         tokens = list(auth.bearer_tokens)
         if auth.basic_auth_users or tokens:
             tokens.append(self._internal_token)  # the UI's own calls to the APIs
@@ -226,6 +307,8 @@ class Stack(CollectorRole, AlertingRole, UIRole):
 
     # --- running ----------------------------------------------------------------
     def config_yaml(self) -> str:
+        import yaml
+
         data = self.config.model_dump(mode="json", by_alias=True, exclude_defaults=False)
         return yaml.safe_dump(data, sort_keys=False)
 
@@ -245,11 +328,12 @@ class Stack(CollectorRole, AlertingRole, UIRole):
 
     def reload(self) -> tuple[bool, str]:
         """Re-read the config file; on any error keep running with the old one."""
+        self.started.wait()  # a reload applies to every component: wait until they all run
         with self._reload_lock:
             try:
                 new = load_config(self.options.config_path)
                 self._apply(new)
-            except (ConfigError, Exception) as e:  # keep the last good config
+            except Exception as e:  # noqa: BLE001  any error (ConfigError or a component's): keep the last good config
                 self.telemetry.reload_ok.set(0)
                 self._last_reload = (False, self._last_reload[1])
                 log.error("config reload failed; keeping the previous configuration", extra={"err": str(e)})
@@ -326,10 +410,21 @@ class Stack(CollectorRole, AlertingRole, UIRole):
             raise
         if http_addr:
             log.info("listening", extra={"http": f"{http_addr[0]}:{http_addr[1]}"})
-        if self.ui is not None and http_addr:
-            loop.run_in_executor(None, self._build_ui_logged)
+        rest = loop.run_in_executor(None, self.start_rest)
+
+        def rest_done(f: asyncio.Future) -> None:
+            if f.cancelled():
+                return
+            if f.exception() is not None:
+                self._start_error = f.exception()
+                log.error("startup failed", exc_info=self._start_error)
+                self.stopping.set()
+            elif self.ui is not None and http_addr:
+                loop.run_in_executor(None, self._build_ui_logged)
+
+        rest.add_done_callback(rest_done)
         stop_wait = asyncio.create_task(self.stopping.wait())
-        done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
         log.info("shutting down: no new requests; finishing in-flight work")
         self.ready.clear()
         self.telemetry.ready.set(0)
@@ -337,8 +432,11 @@ class Stack(CollectorRole, AlertingRole, UIRole):
             s.should_exit = True
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
                                timeout=self.config.server.shutdown_timeout + 5)
+        await asyncio.gather(rest, return_exceptions=True)  # nothing starts while we stop
         await loop.run_in_executor(None, self.close)
         log.info("stopped")
+        if self._start_error is not None:
+            raise self._start_error
 
     def _uvicorn(self, app, addr) -> _Server:
         host, port = addr
@@ -350,6 +448,7 @@ class Stack(CollectorRole, AlertingRole, UIRole):
             log_config=None,
             access_log=False,
             lifespan="off",
+            ws="none",  # no WebSocket routes; loading a WebSocket protocol is start-up time
             timeout_graceful_shutdown=int(self.config.server.shutdown_timeout),
             ssl_certfile=tls.cert_file if tls else None,
             ssl_keyfile=tls.key_file if tls else None,
@@ -360,8 +459,9 @@ class Stack(CollectorRole, AlertingRole, UIRole):
 
     def close(self) -> None:
         """Stop components in reverse order of start; the storage (WAL) closes last."""
-        with contextlib.suppress(Exception):
-            self.scheduler.shutdown(wait=True)
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.shutdown(wait=True)
         if self._storage_thread is not None:
             self._storage_thread.join()
             if self.storage is not None and not any(n == "tsdb" for n, _ in self._stoppers):
@@ -434,7 +534,7 @@ def main(args) -> int:
         print(f"spyglass: {e}", file=sys.stderr)
         stack.close()
         return 1
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  the process's last word: log it, exit non-zero
         log.error("fatal", extra={"err": repr(e)})
         return 1
     return 0

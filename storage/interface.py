@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from storage.labels import Labels, Matcher
+from storage.labels import LabelLimits, Labels, Matcher
 
 # Prometheus's staleness marker: a NaN with this exact bit pattern. An ordinary
 # NaN value is a sample; the stale NaN says "this series ended here".
@@ -69,6 +69,10 @@ class SampleBatch:
     timestamps: np.ndarray  # int64 milliseconds
     values: np.ndarray  # float64
     metadata: Mapping[str, MetricMetadata] = field(default_factory=dict)
+    # Set by a producer that validated every label set in ``series`` against
+    # these limits and interned their strings (``sys.intern``), as the
+    # remote-write receiver does; storage whose limits are no stricter skips both.
+    labels_checked: LabelLimits | None = None
 
     def __post_init__(self):
         n = len(self.timestamps)

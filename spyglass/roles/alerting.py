@@ -166,12 +166,11 @@ class AlertingRole:
 
     def _rules_api(self, p: dict[str, list[str]]) -> dict:
         from alerting.rules.api import BadParameter, rules_data
-
         from collector.api.params import BadParam
 
         if self.rules is None:
             return {"groups": []}
-        one = lambda k: (p.get(k) or [None])[0]  # noqa: E731
+        one = lambda k: (p.get(k) or [None])[0]
         try:
             return rules_data(
                 self.rules.rule_groups(), type=one("type"), rule_name=p.get("rule_name[]", []),

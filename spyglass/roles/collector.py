@@ -32,14 +32,14 @@ class CollectorRole:
             self.storage = TSDB.open(
                 os.path.join(self.data_dir, "tsdb"), self.config.storage.tsdb.tsdb_options(), registry=self.registry
             )
-        except BaseException as e:  # re-raised on the main path by open()
+        except BaseException as e:  # noqa: BLE001  re-raised on the main path by open()
             self._storage_error = e
             return
         log.info("storage opened", extra={"path": self.data_dir, "seconds": round(time.monotonic() - t0, 3)})
 
     def _open_collector(self) -> None:
-        """Embedded storage, remote-write out, scraping, the query API and the receivers."""
-        from collector.scrape.manager import ScrapeManager
+        """Embedded storage, remote-write out, the query API and the receivers: what
+        accepting writes and answering queries needs (scraping starts after ready)."""
         from storage.fanout import Fanout
         from storage.promql import Engine, EngineOptions
         from storage.remote.storage import RemoteStorage
@@ -55,11 +55,6 @@ class CollectorRole:
         self.remote.apply_config(c.remote_write, c.global_.external_labels)
         self._stoppers.append(("remote_write", self.remote.shutdown))
         self.appendable = Fanout(self.storage, [self.remote], registry=self.registry)
-        self.scrape = ScrapeManager(self.appendable, registry=self.registry, base_dir=self.config_dir)
-        self.scrape.start()
-        self.scrape.apply_config(c.scrape_configs, c.global_)
-        # no stale markers on shutdown, so that series continue across a restart
-        self._stoppers.append(("scrape", lambda: self.scrape.stop(stale_markers=False)))
         self.engine = Engine(
             EngineOptions(
                 lookback_delta_ms=int(c.query.lookback_delta * 1000),
@@ -70,8 +65,16 @@ class CollectorRole:
         )
         self._mount_query_api()
         self._mount_receivers()
-        self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
-                               max_instances=1, coalesce=True)
+
+    def _start_scrape(self) -> None:
+        from collector.scrape.manager import ScrapeManager
+
+        c = self.config
+        self.scrape = ScrapeManager(self.appendable, registry=self.registry, base_dir=self.config_dir)
+        self.scrape.start()
+        self.scrape.apply_config(c.scrape_configs, c.global_)
+        # no stale markers on shutdown, so that series continue across a restart
+        self._stoppers.append(("scrape", lambda: self.scrape.stop(stale_markers=False)))
 
     def _maintenance(self) -> None:
         try:

@@ -19,8 +19,8 @@ class UIRole:
         """The Grafana dashboard API now; the Dash UI right after the server is ready
         (it imports Dash and plotly, which takes longer than everything else)."""
         from dashboards.api import grafana_router
-        from dashboards.store import open_store
         from dashboards.asgi import LazyUI, graph_redirect
+        from dashboards.store import open_store
         from dashboards.telemetry import DashboardsTelemetry
 
         c = self.config

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from storage.interface import RejectReason
-from storage.labels import Labels
+from storage.labels import LabelLimits, Labels
 from storage.tsdb.codec import offsets_from_counts
 from storage.tsdb.options import TSDBOptions
 
@@ -51,6 +51,24 @@ REJECT_TEXT = {
     _R_OOO: "out of order",
     _R_DUP: "duplicate sample for timestamp with a different value",
 }
+
+
+def labels_trusted(checked: LabelLimits | None, limits: LabelLimits) -> bool:
+    """Whether label sets a producer validated against ``checked`` (and interned)
+    need no second check against ``limits``: every limit of ``checked`` is at
+    least as strict (0 is unlimited) and legacy names are required if ``limits`` does."""
+    if checked is None:
+        return False
+    if limits.utf8_names is False and checked.utf8_names is not False:
+        return False
+    for mine, theirs in (
+        (checked.max_labels, limits.max_labels),
+        (checked.max_name_length, limits.max_name_length),
+        (checked.max_value_length, limits.max_value_length),
+    ):
+        if theirs and not (0 < mine <= theirs):
+            return False
+    return True
 
 
 def classify(

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -73,6 +74,10 @@ class TSDB:
     # Full open logs (each ``head_seal_samples`` uncompressed samples) allowed
     # to wait for the background sealer before appenders seal them inline.
     MAX_FROZEN_LOGS = 8
+    # Uncompressed samples WAL replay may leave to the background sealer, which
+    # starts once the TSDB is open: sealing is most of a replay's time, and
+    # ready should not wait for it. Above this (160 MB), replay seals inline.
+    REPLAY_UNSEALED_SAMPLES = 8 << 20
 
     def __init__(
         self,
@@ -130,7 +135,7 @@ class TSDB:
         except BlockingIOError:
             raise StorageError(f"data directory {self.path} is in use by another process") from None
         for name in os.listdir(self.path):
-            if name.endswith(TMP_CREATION) or name.endswith(TMP_DELETION):
+            if name.endswith((TMP_CREATION, TMP_DELETION)):
                 self.io.remove_tree(os.path.join(self.path, name))
         self._blocks = self._load_blocks()
         self.metrics.blocks_loaded.set(len(self._blocks))
@@ -201,7 +206,7 @@ class TSDB:
                 dropped += head.replay_samples(*record, min_time=min_time)
             else:
                 head.replay_metadata(record)
-            if head.frozen_logs > 2:
+            if head.frozen_logs and head.frozen_samples > self.REPLAY_UNSEALED_SAMPLES:
                 head.seal()  # bound replay memory on a big WAL
         head.finish_replay()
         self.metrics.wal_replay_duration.set(time.perf_counter() - t0)
@@ -384,7 +389,7 @@ class TSDB:
             remaining = self.head.rewrite(parts, boundary, sink)
             for r in sorted(writers):
                 new_blocks.append(Block.open(writers[r].finish()))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  maintenance reports and counts any failure, the head keeps it all
             for w in writers.values():
                 w.abort()
             for b in new_blocks:
@@ -435,7 +440,7 @@ class TSDB:
             try:
                 path = compaction.compact(inputs, self.path, io=self.io)
                 new = Block.open(path)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001  reported and counted; the input blocks stay
                 what = "disk full" if is_disk_full(e) else str(e)
                 log.error("compacting blocks %s failed: %s", sorted(ids), what)
                 report.errors.append(f"compaction: {what}")
@@ -520,7 +525,7 @@ class TSDB:
                 os.close(self._lock_fd)
                 self._lock_fd = None
 
-    def __enter__(self) -> TSDB:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

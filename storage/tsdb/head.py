@@ -285,6 +285,9 @@ class Head:
         # tentative ids for new series; a series that gets no sample is not
         # created and its id goes unused
         candidates: list[int] = []
+        # label sets the producer validated against limits no looser than ours
+        # (and interned) are not checked again: that is most of a new series' cost
+        trusted = rules.labels_trusted(batch.labels_checked, opts.label_limits)
         if None in found:
             get = self._series.get
             pending: dict[Labels, int] = {}
@@ -300,7 +303,8 @@ class Head:
                     sid = pending.get(labels)
                 if sid is None:
                     try:
-                        labels.validate(opts.label_limits)
+                        if not trusted:
+                            labels.validate(opts.label_limits)
                     except InvalidLabels as e:
                         found[i] = -1
                         rejected_series[i] = (RejectReason.INVALID_LABELS, str(e))
@@ -401,7 +405,7 @@ class Head:
 
         def commit() -> None:
             self._commit_ids(handed_out, new_sids)
-            self._add_series(new_sids, new_labels)
+            self._add_series(new_sids, new_labels, interned=trusted)
             self.metadata.update(meta_changes)
             if len(st_ts):
                 self._apply(st_sid, st_ts, st_val, grouped)
@@ -453,6 +457,11 @@ class Head:
     def frozen_logs(self) -> int:
         """Full open logs waiting to be sealed."""
         return len(self._frozen)
+
+    @property
+    def frozen_samples(self) -> int:
+        """Samples in full open logs waiting to be sealed (20 bytes each)."""
+        return sum(log.n for log in self._frozen)
 
     # --- replay --------------------------------------------------------------
     def replay_series(self, sids: np.ndarray, labels: list[Labels]) -> None:

@@ -428,9 +428,9 @@ def next_segment(wal_dir: str) -> int:
 __all__ = [
     "WAL",
     "Corruption",
-    "read_wal",
-    "write_checkpoint",
+    "StorageFullError",
     "cleanup",
     "next_segment",
-    "StorageFullError",
+    "read_wal",
+    "write_checkpoint",
 ]

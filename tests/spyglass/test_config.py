@@ -1,6 +1,12 @@
 import pytest
 
-from spyglass.config import ConfigError, load_config, parse_bytes, parse_config, parse_listen_address
+from spyglass.config import (
+    ConfigError,
+    load_config,
+    parse_bytes,
+    parse_config,
+    parse_listen_address,
+)
 from spyglass.configtypes import format_duration_ms, parse_duration_ms
 
 

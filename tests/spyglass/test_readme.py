@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_readme_configuration_example_is_valid():
     text = README.read_text()
     section = text[text.index("## Configuration"):]
-    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL).group(1)
     cfg = parse_config(block, "README.md")
     assert cfg.server.http == "127.0.0.1:9700"
 

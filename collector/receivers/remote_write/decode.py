@@ -108,7 +108,7 @@ class _Columns:
     how many samples it has; the samples themselves come from the probe, all
     of them in wire order, and are decoded at once (:mod:`samples`)."""
 
-    __slots__ = ("series", "slot", "slot_ids", "counts")
+    __slots__ = ("counts", "series", "slot", "slot_ids")
 
     def __init__(self):
         self.series: list[Labels] = []
@@ -158,7 +158,10 @@ def decode_v1(
     cols = decode_columns(data, series, cache, limits, MAX_ERRORS)
     if cols is None:
         return _decode_v1_messages(data, cache, limits, metadata)
-    out = Decoded(SampleBatch(cols.series, cols.series_index, cols.timestamps, cols.values, metadata))
+    # every label set of the vectorized decoder is validated against ``limits`` and
+    # its strings interned (labelfields): the storage need not do either again
+    out = Decoded(SampleBatch(cols.series, cols.series_index, cols.timestamps, cols.values, metadata,
+                              labels_checked=limits))
     for reason, n in cols.dropped.items():
         out.drop(reason, n)
     out.errors = cols.errors

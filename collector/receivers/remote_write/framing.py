@@ -155,7 +155,6 @@ def uniform_samples(frames: SeriesFrames) -> tuple[np.ndarray, np.ndarray, np.nd
         before = np.cumsum(counts) - counts
         nth = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(before, counts)
         first = np.repeat(label_ends, counts) + nth * size
-    total = len(first)
     # 12 <len> 09: the field's tag and length, the value's tag
     if not (wide(buf, "<u4")[first] & 0xFFFFFF == TAG_SAMPLE | body << 8 | _TAG_VALUE << 16).all():
         return None

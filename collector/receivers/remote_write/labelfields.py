@@ -16,6 +16,12 @@ produce (``0a <len> name 12 <len> value``, or ``0a <len> name`` for an empty
 value); any other makes ``label_sets`` return None, and the caller decodes
 the request message by message.
 
+The checks of ``Labels.validate`` are made for all the new series of a
+request at once: those on single strings over its distinct labels, those on
+a series' names (sorted, unique, a metric name) in numpy over every label
+as a number, the rank of its name. Only a series failing them is checked on
+its own, which names the reason.
+
 A key whose labels come sorted by name with no empty value is the one
 encoding of its label set, so equal label sets from such keys are one
 ``Labels`` object in the cache. Anything else that is still valid is
@@ -29,11 +35,12 @@ import sys
 from itertools import chain
 from operator import lt
 
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from collector.protos import remote_write_view_pb2 as view
 from collector.receivers.remote_write.framing import frame_series
-from storage.labels import InvalidLabels, LabelLimits, Labels
+from storage.labels import METRIC_NAME, InvalidLabels, LabelLimits, Labels
 
 _intern = sys.intern
 
@@ -90,13 +97,20 @@ def _string_at(field: bytes, i: int, tag: int) -> tuple[bytes, int]:
 
 def _pair(field: bytes) -> tuple[str, str] | str:
     """(name, value) of one ``Label`` message, or why it is not UTF-8."""
-    name, i = _string_at(field, 0, 0x0A)
-    if i == len(field):
-        value = b""
+    # inline, the layout of nearly every label: both strings shorter than 128 bytes
+    size = len(field)
+    n = field[1] if size > 1 else 0x80
+    m = field[n + 3] if n < 0x80 and size > n + 3 else 0x80
+    if m < 0x80 and field[0] == 0x0A and field[n + 2] == 0x12 and size == n + 4 + m:
+        name, value = field[2:n + 2], field[n + 4:]
     else:
-        value, i = _string_at(field, i, 0x12)
-        if i != len(field):
-            raise _Unusual
+        name, i = _string_at(field, 0, 0x0A)
+        if i == len(field):
+            value = b""
+        else:
+            value, i = _string_at(field, i, 0x12)
+            if i != len(field):
+                raise _Unusual
     try:
         return _intern(name.decode("utf-8")), _intern(value.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -122,19 +136,68 @@ def label_sets(keys: list[bytes], limits: LabelLimits) -> list[Labels | Normalis
             distinct[f] = _pair(f)
     except _Unusual:
         return None
-    pairs = list(map(distinct.__getitem__, fields))
-    bad = [p for p in distinct.values() if type(p) is str]
-    if bad:  # rare: keep the messages with their series
-        return _with_bad_strings(pairs, fields_per_key, limits)
+    if str in set(map(type, distinct.values())):  # rare: keep the messages with their series
+        return _with_bad_strings(list(map(distinct.__getitem__, fields)), fields_per_key, limits)
     # every series' strings, name, value, name, value ..., cut from one list
-    strings = list(chain.from_iterable(pairs))
+    strings = list(chain.from_iterable(map(distinct.__getitem__, fields)))
+    valid = _plainly_valid(fields, distinct, frames.fields, limits)
     out: list[Labels | Normalised | InvalidLabels] = []
+    make = Labels.from_sorted_flat
     at = 0
-    for k in fields_per_key:
+    for k, ok in zip(fields_per_key, valid):
         flat = strings[at:at + 2 * k]
         at += 2 * k
-        out.append(_label_set(flat, limits))
+        out.append(make(flat) if ok else _label_set(flat, limits))
     return out
+
+
+def _plainly_valid(fields: list[bytes], distinct: dict, counts: np.ndarray, limits: LabelLimits) -> list[bool]:
+    """Per series (``counts[i]`` of the label ``fields`` each; ``distinct`` maps a
+    field to its (name, value)): True when its labels, as they stand, pass every
+    check of ``Labels.validate`` — sorted, unique and non-empty names, a metric
+    name, no empty value, few enough labels, and the checks on single strings,
+    made once on the request's distinct labels. False: check it one by one."""
+    n = len(counts)
+    if not n or not _strings_ok(distinct.values(), limits):
+        return [False] * n
+    # each field as one number: the rank of its name among the request's names
+    # (so names compare as their ranks do), times 2, plus 1 for an empty value
+    names = sorted({name for name, _ in distinct.values()})
+    rank = {name: 2 * i for i, name in enumerate(names)}
+    code = {f: rank[name] + (value == "") for f, (name, value) in distinct.items()}
+    codes = np.fromiter(map(code.__getitem__, fields), np.int64, len(fields))
+    ranks = codes >> 1
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    # pair p: field p's name is not below field p + 1's; a series [s, e) holds
+    # pairs s .. e - 2 (running counts: before[q] = unordered pairs below q)
+    pairs = np.zeros(len(fields), np.int64)
+    pairs[:-1] = ranks[1:] <= ranks[:-1]
+    before = np.concatenate(([0], np.cumsum(pairs)))
+    bad = before[np.maximum(ends - 1, starts)] - before[starts]
+    empty = np.concatenate(([0], np.cumsum(codes & 1)))
+    metric_rank = rank.get(METRIC_NAME, -2) // 2
+    metric = np.concatenate(([0], np.cumsum(ranks == metric_rank)))
+    ok = (counts > 0) & (bad == 0) & (empty[ends] == empty[starts]) & (metric[ends] - metric[starts] == 1)
+    if limits.max_labels:
+        ok &= counts <= limits.max_labels
+    return ok.tolist()
+
+
+def _strings_ok(pairs, limits: LabelLimits) -> bool:
+    """Whether every (name, value) of ``pairs`` passes the checks ``Labels.validate``
+    makes on single strings (with UTF-8 names: legacy names are checked per series)."""
+    if not limits.utf8_names:
+        return False
+    names = [n for n, _ in pairs]
+    values = [v for _, v in pairs]
+    if not names or "" in names:
+        return False
+    if limits.max_name_length and max(map(len, names)) > limits.max_name_length:
+        return False
+    if limits.max_value_length and max(map(len, values)) > limits.max_value_length:
+        return False
+    return "\ufffd" not in "".join(names) and "\ufffd" not in "".join(values)
 
 
 def _label_set(flat: list[str], limits: LabelLimits) -> Labels | Normalised | InvalidLabels:
