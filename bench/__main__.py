@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ...", file=sys.stderr, flush=True)
         try:
             rows = mod.run(quick=args.quick)
-        except Exception as e:  # one broken benchmark must not hide the others
+        except Exception as e:  # noqa: BLE001  one broken benchmark must not hide the others
             failed += 1
             print(f"benchmark {name} failed: {e!r}", file=sys.stderr)
             continue

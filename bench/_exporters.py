@@ -104,9 +104,36 @@ _IMAGES = [
 _ALNUM = "bcdfghjklmnpqrstvwxz2456789"
 
 
+def _node_ip(node: int) -> str:
+    return f"10.0.{node // 250}.{node % 250 + 2}"
+
+
+def _target(add, base: dict[str, str]):
+    """``add`` for one target: ``a(name, model, **labels)`` adds the series with
+    the target's labels ``base`` under its own."""
+
+    def a(name: str, model: Model, **extra: str) -> int:
+        return add(name, {**base, **extra}, model)
+
+    return a
+
+
+def _kubelet_labels(node: int, metrics_path: str) -> dict[str, str]:
+    """Both kubelet endpoints' target labels (/metrics and /metrics/cadvisor)."""
+    ip = _node_ip(node)
+    return {
+        "job": "kubelet",
+        "instance": f"{ip}:10250",
+        "metrics_path": metrics_path,
+        "endpoint": "https-metrics",
+        "node": f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal",
+        "service": "kube-prometheus-stack-kubelet",
+    }
+
+
 def node_exporter(node: int, r: random.Random, add) -> None:
-    ip = f"10.0.{node // 250}.{node % 250 + 2}"
-    base = {
+    ip = _node_ip(node)
+    a = _target(add, {
         "job": "node-exporter",
         "instance": f"{ip}:9100",
         "namespace": "monitoring",
@@ -114,10 +141,7 @@ def node_exporter(node: int, r: random.Random, add) -> None:
         "container": "node-exporter",
         "endpoint": "http-metrics",
         "service": "kube-prometheus-stack-prometheus-node-exporter",
-    }
-
-    def a(name: str, model: Model, **extra: str) -> int:
-        return add(name, {**base, **extra}, model)
+    })
 
     for cpu in range(8):
         for mode, share in _CPU_MODES.items():
@@ -321,19 +345,8 @@ _REST_BUCKETS = (0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 
 def kubelet(node: int, r: random.Random, add) -> None:
     """The kubelet's own /metrics: mostly histograms whose buckets rarely move."""
-    ip = f"10.0.{node // 250}.{node % 250 + 2}"
-    base = {
-        "job": "kubelet",
-        "instance": f"{ip}:10250",
-        "metrics_path": "/metrics",
-        "namespace": "kube-system",
-        "endpoint": "https-metrics",
-        "node": f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal",
-        "service": "kube-prometheus-stack-kubelet",
-    }
-
-    def a(name: str, model: Model, **extra: str) -> int:
-        return add(name, {**base, **extra}, model)
+    base = {**_kubelet_labels(node, "/metrics"), "namespace": "kube-system"}
+    a = _target(add, base)
 
     for op, rate in (("sync", 0.5), ("update", 0.02), ("create", 0.002)):
         histogram(a, "kubelet_pod_worker_duration_seconds", rate, 0.03, _DEF_BUCKETS, r, operation_type=op)
@@ -406,18 +419,7 @@ def kubelet(node: int, r: random.Random, add) -> None:
 
 
 def cadvisor(node: int, r: random.Random, add, pods: int) -> None:
-    ip = f"10.0.{node // 250}.{node % 250 + 2}"
-    base = {
-        "job": "kubelet",
-        "instance": f"{ip}:10250",
-        "metrics_path": "/metrics/cadvisor",
-        "endpoint": "https-metrics",
-        "node": f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal",
-        "service": "kube-prometheus-stack-kubelet",
-    }
-
-    def a(name: str, model: Model, **extra: str) -> int:
-        return add(name, {**base, **extra}, model)
+    a = _target(add, _kubelet_labels(node, "/metrics/cadvisor"))
 
     for _ in range(pods):
         ns, app = r.choice(_NAMESPACES), r.choice(_APPS)

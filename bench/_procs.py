@@ -4,6 +4,8 @@
   on a free port over its own data directory; ``start()`` returns the seconds
   from ``exec`` to ``/-/ready`` answering 200 (polled every 20 ms), which is
   the restart time a user waits for;
+- ``wait_ready()``: poll a URL until it answers 200, failing early when the
+  process behind it exits; ``process_cpu_seconds()``: a process's CPU time;
 - ``memory()``: VmRSS and VmHWM from ``/proc/<pid>/status``, summed over the
   process and its descendants (``spyglass up`` is one process today, but a
   supervised tree must count whole);
@@ -24,30 +26,73 @@ import contextlib
 import http.client
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
+
+from tests.util import find_peer, free_port, stop_process
+
+__all__ = [
+    "BlockInfo",
+    "BlockUsage",
+    "Memory",
+    "ServerProcess",
+    "block_usage",
+    "free_port",
+    "peer_binary",
+    "process_cpu_seconds",
+    "process_memory",
+    "wait_ready",
+]
 
 _ULID = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def peer_binary(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin")
+    path = find_peer(name)
     if not path:
         raise RuntimeError(f"{name} is not installed (make bench installs the Debian peers)")
     return path
+
+
+def _get_status(url: str, timeout: float) -> int:
+    parts = urlsplit(url)
+    c = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        c.request("GET", parts.path or "/")
+        return c.getresponse().status
+    finally:
+        c.close()
+
+
+def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> float:
+    """Poll ``url`` (every 20 ms) until it answers 200; returns the seconds it
+    took. Raises ``RuntimeError`` when ``proc`` exits first or time runs out."""
+    t0 = time.perf_counter()
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
+        try:
+            if _get_status(url, 5) == 200:
+                return time.perf_counter() - t0
+        except OSError:
+            pass
+        if time.perf_counter() - t0 > timeout:
+            raise RuntimeError(f"{url} not ready after {timeout}s")
+        time.sleep(0.02)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its children not counted)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the line (11 and 12 after the comm)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,34 +187,17 @@ class ServerProcess:
         with open(self.log_path, "ab") as log:
             t0 = time.perf_counter()
             self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = t0 + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log:\n{self.log_tail()}")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                c.request("GET", "/-/ready")
-                status = c.getresponse().status
-                c.close()
-                if status == 200:
-                    return time.perf_counter() - t0
-            except OSError:
-                pass
-            if time.perf_counter() > deadline:
-                self.stop(signal.SIGKILL)
-                raise RuntimeError(f"{self.name} not ready after {timeout}s; log:\n{self.log_tail()}")
-            time.sleep(0.02)
+        try:
+            wait_ready(f"http://127.0.0.1:{self.port}/-/ready", self.proc, timeout)
+        except RuntimeError as e:
+            self.stop(signal.SIGKILL)
+            raise RuntimeError(f"{self.name}: {e}; log:\n{self.log_tail()}") from None
+        return time.perf_counter() - t0
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 120.0) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout)
         self.proc = None
 
     def memory(self) -> Memory:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,16 +25,11 @@ from pathlib import Path
 
 import httpx
 
+from bench._procs import free_port, peer_binary, wait_ready
 from bench.report import Row
 
 GROUP_WAIT = 1.0
 PEER = "alertmanager 0.25"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Hook:
@@ -68,7 +61,7 @@ class _Hook:
             request_queue_size = 512
             daemon_threads = True
 
-        self.port = _free_port()
+        self.port = free_port()
         self.srv = Server(("127.0.0.1", self.port), H)
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
@@ -97,26 +90,12 @@ def _config(hook_url: str) -> str:
         """)
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
-        try:
-            if httpx.get(url + "/-/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} not ready after {timeout}s")
-
-
 def _start(tmp: Path, hook: _Hook) -> tuple[dict[str, str], list[subprocess.Popen]]:
-    am_bin = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+    am_bin = peer_binary("prometheus-alertmanager")
     (tmp / "am").mkdir()
     (tmp / "am.yml").write_text(_config(f"http://127.0.0.1:{hook.port}/am"))
     (tmp / "sg.yml").write_text(_config(f"http://127.0.0.1:{hook.port}/sg"))
-    am_port, sg_port = _free_port(), _free_port()
+    am_port, sg_port = free_port(), free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     procs = [
         subprocess.Popen([am_bin, f"--config.file={tmp / 'am.yml'}", f"--storage.path={tmp / 'am'}",
@@ -126,8 +105,8 @@ def _start(tmp: Path, hook: _Hook) -> tuple[dict[str, str], list[subprocess.Pope
                           str(sg_port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
     urls = {"/am": f"http://127.0.0.1:{am_port}", "/sg": f"http://127.0.0.1:{sg_port}"}
-    for (path, url), p in zip(urls.items(), procs):
-        _wait_ready(url, p)
+    for url, p in zip(urls.values(), procs):
+        wait_ready(url + "/-/ready", p, 30.0)
     return urls, procs
 
 

@@ -8,7 +8,6 @@ with its default collectors. Lower is better.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -17,22 +16,8 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from agent.hostmetrics import HostMetrics, HostMetricsConfig
+from bench._procs import free_port, process_cpu_seconds, wait_ready
 from bench.report import Row
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _proc_cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of the line (11 and 12 after the comm).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(quick: bool) -> list[Row]:
@@ -48,7 +33,7 @@ def run(quick: bool) -> list[Row]:
     peer = None
     binary = shutil.which("prometheus-node-exporter")
     if binary:
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [binary, f"--web.listen-address=127.0.0.1:{port}", "--no-collector.systemd"],
             stdout=subprocess.DEVNULL,
@@ -56,21 +41,13 @@ def run(quick: bool) -> list[Row]:
         )
         try:
             url = f"http://127.0.0.1:{port}/metrics"
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    httpx.get(url, timeout=2).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
+            wait_ready(url, proc, 20)
             with httpx.Client() as client:
                 client.get(url)
-                c0 = _proc_cpu_seconds(proc.pid)
+                c0 = process_cpu_seconds(proc.pid)
                 for _ in range(n):
                     client.get(url)
-                peer = (_proc_cpu_seconds(proc.pid) - c0) / n
+                peer = (process_cpu_seconds(proc.pid) - c0) / n
         finally:
             proc.terminate()
             proc.wait(timeout=10)

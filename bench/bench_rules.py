@@ -40,7 +40,7 @@ def _corpus_dir() -> Path:
 def write_rules(path: Path) -> int:
     groups = []
     for f in sorted(glob.glob(str(_corpus_dir() / "*.yaml"))):
-        doc = yaml.safe_load(open(f))
+        doc = yaml.safe_load(Path(f).read_text())
         groups.extend(doc["spec"]["groups"])
     for g in groups:
         g["interval"] = f"{INTERVAL_S}s"
@@ -132,11 +132,11 @@ def _prometheus_rounds(prom, rounds: int) -> list[float]:
         body = prom.get_json("/api/v1/rules")
         groups = body["data"]["groups"]
         last = [g["lastEvaluation"] for g in groups]
-        if groups and all(not x.startswith("0001") for x in last) and last != seen_eval:
-            # wait until every group has run again since the previous sample
-            if seen_eval is None or all(a != b for a, b in zip(last, seen_eval)):
-                out.append(sum(float(g["evaluationTime"]) for g in groups))
-                seen_eval = last
+        # count a round once every group has run again since the previous sample
+        ran = bool(groups) and all(not x.startswith("0001") for x in last) and last != seen_eval
+        if ran and (seen_eval is None or all(a != b for a, b in zip(last, seen_eval))):
+            out.append(sum(float(g["evaluationTime"]) for g in groups))
+            seen_eval = last
         time.sleep(1.0)
     if not out:
         raise RuntimeError("Prometheus evaluated no rules in time")

@@ -34,11 +34,11 @@ import argparse
 import gzip
 import http.client
 import json
+import math
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +46,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from bench._procs import free_port, peer_binary, process_cpu_seconds, wait_ready
 from bench.report import Row
+from tests.util import send_body
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -208,7 +210,7 @@ def kube_state_metrics_payload(pods: int = 3000, variant: int = 0) -> str:
                 body = f'namespace="{ns}",pod="{pod}",uid="{uid}"' + "".join(f',{k}="{x}"' for k, x in labels)
                 out.append(f"{name}{{{body}}} {_fmt(value(i, v))}")
 
-    one = lambda i, v: v  # noqa: E731
+    one = lambda i, v: v
     pods_family("kube_pod_info", "gauge", "[STABLE] Information about pod.",
                 lambda i, ns, pod, uid, dep, node, ip: [(
                     (("host_ip", f"192.168.{i % nodes // 256}.{i % nodes % 256}"), ("pod_ip", ip), ("node", node),
@@ -347,17 +349,8 @@ def serve_payloads(spec_path: str) -> None:
             def do_GET(self):
                 plain, zipped = self.variants[next(self.count) % VARIANTS]
                 gz = "gzip" in (self.headers.get("Accept-Encoding") or "")
-                body = zipped if gz else plain
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                if gz:
-                    self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                send_body(self, 200, zipped if gz else plain, "text/plain; version=0.0.4; charset=utf-8",
+                          "gzip" if gz else None)
 
         srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         srv.daemon_threads = True
@@ -433,18 +426,6 @@ def serve_spyglass(spec_path: str, data_dir: str) -> None:
 # --- measuring ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def _rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -478,7 +459,7 @@ class Measured:
         self.samples = 0.0
         self.durations: dict[str, list[float]] = {}
         for s in series:
-            vals = [v for t, v in zip(s["ts"], s["values"]) if t0 <= t < t1 and v == v]
+            vals = [v for t, v in zip(s["ts"], s["values"]) if t0 <= t < t1 and not math.isnan(v)]
             if s["labels"]["__name__"] == "scrape_samples_scraped":
                 self.samples += sum(vals)
             else:
@@ -496,9 +477,9 @@ def _measure(pid: int, warmup: float, window: float, alive) -> tuple[float, floa
     time.sleep(warmup)
     if not alive():
         raise RuntimeError("the scraper exited during warm-up")
-    c0, t0 = _cpu_seconds(pid), time.time()
+    c0, t0 = process_cpu_seconds(pid), time.time()
     time.sleep(window)
-    c1, t1 = _cpu_seconds(pid), time.time()
+    c1, t1 = process_cpu_seconds(pid), time.time()
     return c1 - c0, _rss_mib(pid), (t0, t1)
 
 
@@ -508,22 +489,13 @@ def _run_prometheus(spec: dict, tmp: str, warmup: float, window: float) -> Measu
     cfg = os.path.join(tmp, "prometheus.yml")
     with open(cfg, "w") as f:
         yaml.safe_dump({"global": {"scrape_interval": spec["interval"]}, "scrape_configs": scrape_configs(spec)}, f)
-    port = _free_port()
-    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    port = free_port()
     proc = subprocess.Popen(
-        [binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp}/prom-data", f"--web.listen-address=127.0.0.1:{port}"],
+        [peer_binary("prometheus"), f"--config.file={cfg}", f"--storage.tsdb.path={tmp}/prom-data", f"--web.listen-address=127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        def ready():
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/-/ready")
-                return c.getresponse().status == 200
-            except OSError:
-                return False
-
-        _wait(ready, 60, "Prometheus to be ready")
+        wait_ready(f"http://127.0.0.1:{port}/-/ready", proc, 60)
         cpu, rss, (t0, t1) = _measure(proc.pid, warmup, window, lambda: proc.poll() is None)
         series = []
         for name in REPORT_METRICS:
@@ -601,7 +573,7 @@ def parser_rows() -> list[Row]:
         lp._process(bodies[0], "text/plain", None, 1000, 0, 0.0)
         cold = time.process_time() - t
         warm = min(
-            _cpu(lambda i=i: lp._process(bodies[(i + 1) % 2], "text/plain", None, 2000 + i * 1000, 0, 0.0))
+            _cpu(lambda i=i, lp=lp, bodies=bodies: lp._process(bodies[(i + 1) % 2], "text/plain", None, 2000 + i * 1000, 0, 0.0))
             for i in range(reps)
         )
         rows.append(Row(

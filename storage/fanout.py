@@ -45,7 +45,7 @@ class Fanout:
             for sec in self.secondaries:
                 try:
                     sec.append(batch)
-                except Exception as e:  # the local write is durable; report, don't fail the client
+                except Exception as e:  # noqa: BLE001  the local write is durable; report, don't fail the client
                     name = getattr(sec, "name", type(sec).__name__)
                     self._failures.labels(name).inc()
                     log.error("secondary append failed", extra={"secondary": name, "err": repr(e)})

@@ -87,7 +87,7 @@ class Labels(tuple):
 
         try:
             sel = promql_parser.parse(text)
-        except Exception as e:  # the Rust parser raises a plain ValueError-like error
+        except ValueError as e:  # the Rust parser reports every syntax error as ValueError
             raise InvalidLabels(f"cannot parse series {text!r}: {e}") from None
         if not isinstance(sel, promql_parser.VectorSelector) or sel.matchers.or_matchers:
             raise InvalidLabels(f"{text!r} is not a series in name{{label=\"value\"}} notation")
@@ -264,7 +264,7 @@ class Matcher:
         Matcher(MatchOp.REGEX, "job", "api|web").matches("api")  # True
     """
 
-    __slots__ = ("op", "name", "value", "_re")
+    __slots__ = ("_re", "name", "op", "value")
 
     def __init__(self, op: MatchOp | str, name: str, value: str):
         self.op = MatchOp(op)

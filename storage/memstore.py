@@ -29,7 +29,7 @@ from storage.labels import Labels, Matcher, matches_all
 
 
 class _Series:
-    __slots__ = ("ts", "vs", "sorted")
+    __slots__ = ("sorted", "ts", "vs")
 
     def __init__(self):
         self.ts: list[int] = []

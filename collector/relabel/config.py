@@ -9,11 +9,9 @@ Defaults, validation rules and error wording follow Prometheus's
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import enum
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import re2
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -119,7 +117,8 @@ class RelabelConfig(ConfigModel):
         if isinstance(v, Action):
             return v
         if not isinstance(v, str):
-            raise ValueError(f"unknown relabel action {v!r}")
+            # pydantic turns only ValueError into a ValidationError
+            raise ValueError(f"unknown relabel action {v!r}")  # noqa: TRY004
         try:
             return Action(v.lower())
         except ValueError:

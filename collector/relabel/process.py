@@ -73,7 +73,7 @@ class _Builder:
     made) matters for ``labelmap`` when two names map to the same target.
     """
 
-    __slots__ = ("base", "add", "dels")
+    __slots__ = ("add", "base", "dels")
 
     def __init__(self, base: Labels):
         self.base = base

@@ -35,7 +35,7 @@ class ScrapeCache:
 
     Not thread-safe: one scrape at a time uses it (the loop's own worker call)."""
 
-    __slots__ = ("ids", "labels", "_id_of", "tracked", "_last_keys", "_last_ids", "_series_memo")
+    __slots__ = ("_id_of", "_last_ids", "_last_keys", "_series_memo", "ids", "labels", "tracked")
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}  # series text -> id, or DROPPED

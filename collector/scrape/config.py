@@ -11,10 +11,8 @@ filled from the ``global`` section by ``ScrapeConfig.with_global``::
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -34,11 +32,11 @@ from spyglass.configtypes import (
 )
 
 __all__ = [
+    "SCRAPE_PROTOCOL_HEADERS",
     "FileSDConfig",
     "RelabelConfig",
     "ScrapeConfig",
     "StaticConfig",
-    "SCRAPE_PROTOCOL_HEADERS",
     "parse_base2_bytes",
 ]
 
@@ -96,7 +94,8 @@ _BYTES_SCALE = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "
 def parse_base2_bytes(v: Any) -> int:
     """Prometheus's ``units.Base2Bytes``: ``0``, ``512B``, ``10KB`` / ``10KiB`` (both 1024-based)."""
     if isinstance(v, bool):
-        raise ValueError(f"not a size: {v!r}")
+        # a config value: pydantic turns only ValueError into a ValidationError
+        raise ValueError(f"not a size: {v!r}")  # noqa: TRY004
     if isinstance(v, int):
         return v
     s = str(v).strip()
@@ -337,10 +336,10 @@ class ScrapeConfig(HTTPClientConfig):
         return self.scrape_interval is not None and self.scrape_timeout is not None
 
     def interval_text(self) -> str:
-        return format_duration_ms(int(round((self.scrape_interval or 0) * 1000)))
+        return format_duration_ms(round((self.scrape_interval or 0) * 1000))
 
     def timeout_text(self) -> str:
-        return format_duration_ms(int(round((self.scrape_timeout or 0) * 1000)))
+        return format_duration_ms(round((self.scrape_timeout or 0) * 1000))
 
 
 def _protocol_error(p: str) -> str:

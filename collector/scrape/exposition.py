@@ -60,17 +60,18 @@ _LABELS = r'\{(?:[^"}\n]++|"(?:[^"\\\n]++|\\.)*+")*+\}'
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*+"
 _KEY = rf"(?:{_NAME}(?:[ \t]*+{_LABELS})?|{_LABELS})"
 _TEXT_SAMPLE = re.compile(
-    rf"^({_KEY})[ \t]++([^\s#]\S*+)(?:[ \t]++([^\s#]\S*+))?[ \t]*+$", re.M
+    rf"^({_KEY})[ \t]++([^\s#]\S*+)(?:[ \t]++([^\s#]\S*+))?[ \t]*+$", re.MULTILINE
 )
 _OM_SAMPLE = re.compile(
     rf"^({_KEY})[ ]([^\s#]\S*+)(?:[ ]([^\s#]\S*+))?"
     rf"(?:[ ]#[ ]{_LABELS}[ ][^\s#]\S*+(?:[ ][^\s#]\S*+)?)?$",
-    re.M,
+    re.MULTILINE,
 )
 # Lines that must be samples: anything not blank and not a comment.
-_SAMPLE_LIKE = re.compile(r"^[ \t]*[^#\s]", re.M)
+_SAMPLE_LIKE = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
 _META = re.compile(
-    rf'^#[ \t]+(HELP|TYPE|UNIT)[ \t]+({_NAME}|"(?:[^"\\\n]|\\.)*")(?:[ \t]+(.*?))?[ \t]*$', re.M
+    rf'^#[ \t]+(HELP|TYPE|UNIT)[ \t]+({_NAME}|"(?:[^"\\\n]|\\.)*")(?:[ \t]+(.*?))?[ \t]*$',
+    re.MULTILINE,
 )
 _TYPES = {t.value: t for t in MetricType}
 _TEXT_TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}

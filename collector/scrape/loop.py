@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -213,7 +214,7 @@ class ScrapeLoop:
         aio = asyncio.get_running_loop()
         await asyncio.sleep(self.target.offset(self.interval, self.clock(), self.offset_seed))
         tick = aio.time()
-        interval_ns = max(1, int(round(self.interval * 1e9)))
+        interval_ns = max(1, round(self.interval * 1e9))
         tolerance_ns = int(self.timestamp_tolerance * 1e9)
         anchor_ns = int(self.clock() * 1e9)
         while not self._stopped:
@@ -236,10 +237,9 @@ class ScrapeLoop:
         """Wait until no scrape of this loop is being processed in a worker."""
         fut = self._inflight
         if fut is not None and not fut.done():
-            try:
+            # only the end matters here; the scrape already logged its own failure
+            with contextlib.suppress(Exception):
                 await asyncio.wrap_future(fut)
-            except Exception:  # already logged by the scrape
-                pass
 
     async def _fetch(self) -> tuple[bytes, str | None]:
         limit = self.cfg.body_size_limit

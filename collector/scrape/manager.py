@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as _dt
 import logging
 import ssl
@@ -73,7 +74,7 @@ class TargetHealth:
 
     def to_api(self) -> dict[str, Any]:
         last = (
-            _dt.datetime.fromtimestamp(self.last_scrape, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            _dt.datetime.fromtimestamp(self.last_scrape, _dt.UTC).isoformat().replace("+00:00", "Z")
             if self.last_scrape
             else "0001-01-01T00:00:00Z"
         )
@@ -272,10 +273,9 @@ class ScrapePool:
 async def _halt(loop: ScrapeLoop, task: asyncio.Task) -> None:
     loop.stop()
     task.cancel()
-    try:
+    # the loop logs its own failures; halting only waits for it to end
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-    except (asyncio.CancelledError, Exception):
-        pass
     await loop.idle()  # a worker may still be appending its last scrape
 
 
@@ -403,10 +403,9 @@ class ScrapeManager:
         for t in tasks:
             t.cancel()
         for t in list(tasks):
-            try:
+            # a cancelled end-of-run write has nothing left to report
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-            except (asyncio.CancelledError, Exception):
-                pass
 
     # --- config ----------------------------------------------------------------------
     def apply_config(self, scrape_configs: Sequence[ScrapeConfig], global_config: GlobalConfig | None = None) -> None:
@@ -417,7 +416,7 @@ class ScrapeManager:
         names = [c.job_name for c in resolved]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f'found multiple scrape configs with job name "{sorted(dup)[0]}"')
+            raise ValueError(f'found multiple scrape configs with job name "{min(dup)}"')
         with self._lock:
             self._call(self._apply(resolved))
         self.telemetry.reloads.inc()

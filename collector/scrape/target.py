@@ -103,8 +103,8 @@ def populate_labels(
     d.update(target_labels.to_dict())
     defaults = {
         JOB: cfg.job_name,
-        SCRAPE_INTERVAL: format_duration_ms(int(round(cfg.scrape_interval * 1000))),
-        SCRAPE_TIMEOUT: format_duration_ms(int(round(cfg.scrape_timeout * 1000))),
+        SCRAPE_INTERVAL: format_duration_ms(round(cfg.scrape_interval * 1000)),
+        SCRAPE_TIMEOUT: format_duration_ms(round(cfg.scrape_timeout * 1000)),
         METRICS_PATH: cfg.metrics_path,
         SCHEME: cfg.scheme,
     }
@@ -126,19 +126,15 @@ def populate_labels(
     if "/" in addr:
         return None, discovered, f'"{addr}" is not a valid hostname'
     interval_s, timeout_s = res.get(SCRAPE_INTERVAL), res.get(SCRAPE_TIMEOUT)
-    try:
-        interval = parse_duration_ms(interval_s)
-    except ValueError as e:
-        return None, discovered, f"error parsing scrape interval: {e}"
-    if interval == 0:
-        return None, discovered, "scrape interval cannot be 0"
-    try:
-        timeout = parse_duration_ms(timeout_s)
-    except ValueError as e:
-        return None, discovered, f"error parsing scrape timeout: {e}"
-    if timeout == 0:
-        return None, discovered, "scrape timeout cannot be 0"
-    if timeout > interval:
+    ms: dict[str, int] = {}
+    for what, text in (("interval", interval_s), ("timeout", timeout_s)):
+        try:
+            ms[what] = parse_duration_ms(text)
+        except ValueError as e:
+            return None, discovered, f"error parsing scrape {what}: {e}"
+        if ms[what] == 0:
+            return None, discovered, f"scrape {what} cannot be 0"
+    if ms["timeout"] > ms["interval"]:
         return None, discovered, f'scrape timeout cannot be greater than scrape interval ("{timeout_s}" > "{interval_s}")'
     final = {n: v for n, v in res.items() if not n.startswith(META_PREFIX)}
     if not final.get(INSTANCE):

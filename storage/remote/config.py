@@ -9,9 +9,7 @@ re-reads its WAL): ``max_disk_bytes`` and ``when_full``::
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator

@@ -51,26 +51,27 @@ def unpack_record(data: bytes) -> tuple[list[Labels], np.ndarray, np.ndarray, np
     )
 
 
-def _grouped(index: np.ndarray, ts: np.ndarray):
-    """Sample order grouped by series, by time within a series (stable)."""
+def _runs(series: Sequence[Labels], index: np.ndarray, ts: np.ndarray, vs: np.ndarray):
+    """The samples grouped by series, by time within a series (stable):
+    ``(labels, timestamps, values)`` per series, the columns as lists."""
+    if not len(index):
+        return
     order = np.lexsort((ts, index))
     idx_sorted = index[order]
     bounds = np.flatnonzero(np.diff(idx_sorted)) + 1
-    starts = np.concatenate(([0], bounds))
-    ends = np.concatenate((bounds, [len(order)]))
-    return order, idx_sorted, starts, ends
+    starts = np.concatenate(([0], bounds)).tolist()
+    ends = np.concatenate((bounds, [len(order)])).tolist()
+    tsl, vsl = ts[order].tolist(), vs[order].tolist()
+    for a, b in zip(starts, ends):
+        yield series[int(idx_sorted[a])], tsl[a:b], vsl[a:b]
 
 
 def encode_v1(series: Sequence[Labels], index: np.ndarray, ts: np.ndarray, vs: np.ndarray) -> bytes:
     req = rw1.WriteRequest()
-    if len(index):
-        order, idx_sorted, starts, ends = _grouped(index, ts)
-        tsl, vsl = ts[order].tolist(), vs[order].tolist()
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            out = req.timeseries.add()
-            lab = series[int(idx_sorted[a])]
-            out.labels.extend(rw1.Label(name=n, value=v) for n, v in lab.items())
-            out.samples.extend(rw1.Sample(value=vsl[i], timestamp=tsl[i]) for i in range(a, b))
+    for lab, run_ts, run_vs in _runs(series, index, ts, vs):
+        out = req.timeseries.add()
+        out.labels.extend(rw1.Label(name=n, value=v) for n, v in lab.items())
+        out.samples.extend(rw1.Sample(value=v, timestamp=t) for t, v in zip(run_ts, run_vs))
     return bytes(cramjam.snappy.compress_raw(req.SerializeToString()))
 
 
@@ -116,20 +117,16 @@ def encode_v2(
             r = symbols[s] = len(symbols)
         return r
 
-    if len(index):
-        order, idx_sorted, starts, ends = _grouped(index, ts)
-        tsl, vsl = ts[order].tolist(), vs[order].tolist()
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            out = req.timeseries.add()
-            lab = series[int(idx_sorted[a])]
-            out.labels_refs.extend(ref(x) for x in lab)
-            out.samples.extend(rw2.Sample(value=vsl[i], timestamp=tsl[i]) for i in range(a, b))
-            m = _family(lab.name, metadata or {})
-            if m is not None:
-                out.metadata.type = _V2_TYPES[m.type]
-                if m.help:
-                    out.metadata.help_ref = ref(m.help)
-                if m.unit:
-                    out.metadata.unit_ref = ref(m.unit)
+    for lab, run_ts, run_vs in _runs(series, index, ts, vs):
+        out = req.timeseries.add()
+        out.labels_refs.extend(ref(x) for x in lab)
+        out.samples.extend(rw2.Sample(value=v, timestamp=t) for t, v in zip(run_ts, run_vs))
+        m = _family(lab.name, metadata or {})
+        if m is not None:
+            out.metadata.type = _V2_TYPES[m.type]
+            if m.help:
+                out.metadata.help_ref = ref(m.help)
+            if m.unit:
+                out.metadata.unit_ref = ref(m.unit)
     req.symbols.extend(symbols)
     return bytes(cramjam.snappy.compress_raw(req.SerializeToString())), len(index)

@@ -9,7 +9,6 @@ credentials), so several clients can share the default registry::
 
 from __future__ import annotations
 
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from spyglass.telemetry import PerRegistry

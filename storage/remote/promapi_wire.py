@@ -30,6 +30,7 @@ __all__ = [
     "API_MAX_TIME_MS",
     "API_MIN_TIME_MS",
     "MAX_RANGE_MS",
+    "LiftedValues",
     "WireError",
     "decode_matrix",
     "decode_scalar",
@@ -37,9 +38,8 @@ __all__ = [
     "decode_strings",
     "decode_vector",
     "escape_label_name_path",
-    "LiftedValues",
-    "loads_matrix",
     "format_time",
+    "loads_matrix",
     "quote_string",
     "render_selector",
 ]
@@ -223,6 +223,19 @@ def decode_matrix(
 # it only ever opens a series' sample array.
 _VALUES_KEY = re.compile(rb'"values":\[')
 _SEPARATORS = bytes.maketrans(b'[],"', b"    ")
+# Every byte but the JSON structure of a sample array, whitespace and escapes.
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[],"\\ \t\n\r')
+
+
+def _compact_pairs(span: bytes, n: int) -> bool:
+    """Whether ``span`` is exactly ``n`` compact ``[t,"v"]`` pairs whose texts
+    hold no separator, whitespace or escape and are not empty. Only then is every
+    number one token for numpy: a comma, bracket or space inside a string (valid
+    JSON) must not pass for structure."""
+    if not n:
+        return not span
+    skeleton = span.translate(None, _NOT_STRUCTURE)
+    return skeleton == b'[,""]' + b',[,""]' * (n - 1) and b'""' not in span
 
 
 def _lift(body: bytes) -> tuple[bytes, list[bytes]] | None:
@@ -283,7 +296,7 @@ def loads_matrix(body: bytes) -> tuple[Any, LiftedValues | None]:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             doc = result = None
             n_arrays = -1
-        if n_arrays == len(spans) and all(sp.count(b"]") == c for sp, c in zip(spans, counts)):
+        if n_arrays == len(spans) and all(_compact_pairs(sp, c) for sp, c in zip(spans, counts)):
             text = b" ".join(spans).translate(_SEPARATORS)
             if not sum(counts):
                 return doc, LiftedValues(counts, np.empty(0, np.float64))

@@ -6,7 +6,6 @@ labelled by queue name (``remote_name``) and URL.
 
 from __future__ import annotations
 
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from spyglass.telemetry import PerRegistry

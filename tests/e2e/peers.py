@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.util import free_port, peer_binary, wait_http
+from tests.util import free_port, peer_binary, stop_process, wait_http
 
 
 class PrometheusProcess:
@@ -26,25 +26,19 @@ class PrometheusProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         cfg = self.workdir / "prometheus.yml"
         cfg.write_text(self.config_text)
-        log = open(self.workdir / "prometheus.log", "ab")
-        self.proc = subprocess.Popen(
-            [peer_binary("prometheus"), f"--config.file={cfg}", f"--storage.tsdb.path={self.workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--web.enable-lifecycle", *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
+        with open(self.workdir / "prometheus.log", "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [peer_binary("prometheus"), f"--config.file={cfg}", f"--storage.tsdb.path={self.workdir / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
+                 "--web.enable-lifecycle", *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
         wait_http(self.url + "/-/ready", timeout=60)
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, timeout=30)
         self.proc = None
 
     def __enter__(self):

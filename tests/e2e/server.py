@@ -9,8 +9,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
-from tests.util import free_port, wait_http
+from tests.util import free_port, stop_process, wait_http
 
 
 @dataclass
@@ -49,10 +50,9 @@ class SpyglassProcess:
             args += ["--config", str(cfg)]
         args += self.extra_args
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-{self.port}.log"
-        log = open(self.log_path, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        log.close()
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         if wait_ready:
             try:
                 wait_http(self.url + "/-/ready", timeout=timeout)
@@ -66,14 +66,8 @@ class SpyglassProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                raise AssertionError(f"spyglass did not stop within {timeout}s; log:\n{self.log()}")
+        if not stop_process(self.proc, sig, timeout):
+            raise AssertionError(f"spyglass did not stop within {timeout}s; log:\n{self.log()}")
         rc = self.proc.returncode
         self.proc = None
         return rc
@@ -84,8 +78,9 @@ class SpyglassProcess:
         self.proc.wait(10)
         self.proc = None
 
-    def __enter__(self) -> SpyglassProcess:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -34,7 +34,7 @@ def test_ids_labels_and_staleness_match_a_naive_model(scrapes):
     prev: set[Labels] = set()
     for nums in scrapes:
         keys = [f"k{n}" for n in nums]
-        ids, added, gone, tracked = scrape(cache, keys)
+        ids, _, gone, tracked = scrape(cache, keys)
         for k, i in zip(keys, ids.tolist()):
             want = make(k)
             assert (i == DROPPED) if want is None else cache.labels[i] == want
@@ -67,7 +67,7 @@ def test_churn_compacts_the_cache_and_keeps_staleness():
     scrape(cache, big)
     for r in range(3):
         keys = [f"k{2 * i + 10_000 * (r + 1)}" for i in range(300)]
-        ids, _, gone, tracked = scrape(cache, keys)
+        ids, _, _, tracked = scrape(cache, keys)
         assert len(cache.ids) <= 2 * len(keys) + 1000  # the old texts were dropped
         assert {cache.labels[i] for i in ids.tolist()} == tracked
     # what the cache still answers is right after compaction

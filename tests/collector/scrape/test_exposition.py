@@ -74,13 +74,13 @@ def help_esc(h: str) -> str:
     return h.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-@settings(max_examples=120, deadline=None)
-@given(families)
-def test_text_roundtrip(fams):
+def text_lines(fams, with_help: bool = True) -> tuple[list[str], list[tuple[Labels, float, int | None]]]:
+    """``families`` in the text format: its lines, and (labels, value, timestamp) per sample."""
     lines, expected = [], []
     for name, typ, help_, samples in fams:
         qn = name if is_legacy_metric_name(name) else f'"{esc(name)}"'
-        lines.append(f"# HELP {qn} {help_esc(help_)}")
+        if with_help:
+            lines.append(f"# HELP {qn} {help_esc(help_)}")
         lines.append(f"# TYPE {qn} {typ}")
         for labels, v, ts in samples:
             line = f"{render_series(name, labels)} {fmt_value(v)}"
@@ -88,6 +88,13 @@ def test_text_roundtrip(fams):
                 line += f" {ts}"
             lines.append(line)
             expected.append((Labels.from_dict({**labels, "__name__": name}), v, ts))
+    return lines, expected
+
+
+@settings(max_examples=120, deadline=None)
+@given(families)
+def test_text_roundtrip(fams):
+    lines, expected = text_lines(fams)
     text = "\n".join(lines) + "\n"
     p = parse(text.encode(), "text/plain; version=0.0.4")
     assert len(p) == len(expected)

@@ -17,9 +17,9 @@ from collector.scrape.target import populate_labels
 from collector.scrape.telemetry import ScrapeTelemetry
 from spyglass.configtypes import GlobalConfig
 from storage.interface import is_stale
-from storage.labels import Labels, Matcher
+from storage.labels import Labels
 from storage.memstore import MemoryStorage
-from tests.collector.scrape.conftest import Reply
+from tests.collector.scrape.conftest import Reply, stored
 
 
 class Clock:
@@ -37,52 +37,49 @@ def make_loop(fake, store, clock=None, **cfg):
     target, _, err = populate_labels(Labels.EMPTY, Labels.from_dict({"__address__": fake.address}), sc)
     assert err is None
     tel = ScrapeTelemetry(CollectorRegistry())
-    client = httpx.AsyncClient(timeout=None, **sc.httpx_kwargs())
-    return ScrapeLoop(target, sc, client, store, tel, clock=clock or Clock()), tel
+    # no client yet: scrape() gives each of its event loops one of its own
+    return ScrapeLoop(target, sc, None, store, tel, clock=clock or Clock()), tel
 
 
 def scrape(loop, times=1, clock=None, step=10.0):
     async def go():
-        try:
+        async with httpx.AsyncClient(timeout=None, **loop.cfg.httpx_kwargs()) as client:
+            loop.client = client
             for _ in range(times):
                 await loop.scrape_once()
                 if clock:
                     clock.t += step
-        finally:
-            await loop.client.aclose()
 
     asyncio.run(go())
 
 
-def series(store, name=None):
-    q = store.querier(-(2**62), 2**62)
-    ms = [Matcher("=", "__name__", name)] if name else [Matcher("=~", "__name__", ".+")]
-    ss = q.select(ms)
-    return {ss.labels[i]: ss.series(i) for i in range(len(ss))}
+def scrape_reply(fake, body, clock=None, **cfg):
+    """Serve ``body`` (text or a ``Reply``) at /metrics and scrape it once into a
+    fresh store: ``(loop, store, telemetry)``."""
+    fake.replies["/metrics"] = body if isinstance(body, Reply) else Reply(body)
+    store = MemoryStorage()
+    loop, tel = make_loop(fake, store, clock, **cfg)
+    scrape(loop, clock=clock)
+    return loop, store, tel
 
 
-def value(store, text):
-    lab = Labels.parse(text)
-    ts, vs = series(store, lab.name)[lab]
+def value(store, lab):
+    _, vs = stored(store, lab.name)[lab]
     return vs[-1]
 
 
 def test_success_and_report_series(fake_target):
-    fake_target.replies["/metrics"] = Reply("# TYPE a gauge\na 1\nb{x=\"y\"} 2\n")
-    store = MemoryStorage()
-    loop, tel = make_loop(fake_target, store)
-    scrape(loop)
-    inst = fake_target.address
-    assert value(store, f'a{{job="j",instance="{inst}"}}') == 1.0
-    assert value(store, f'b{{job="j",instance="{inst}",x="y"}}') == 2.0
-    assert value(store, f'up{{job="j",instance="{inst}"}}') == 1.0
-    assert value(store, f'scrape_samples_scraped{{job="j",instance="{inst}"}}') == 2.0
-    assert value(store, f'scrape_samples_post_metric_relabeling{{job="j",instance="{inst}"}}') == 2.0
-    assert value(store, f'scrape_series_added{{job="j",instance="{inst}"}}') == 2.0
-    assert value(store, f'scrape_duration_seconds{{job="j",instance="{inst}"}}') > 0
+    loop, store, _ = scrape_reply(fake_target, "# TYPE a gauge\na 1\nb{x=\"y\"} 2\n")
+    assert value(store, fake_target.series("a")) == 1.0
+    assert value(store, fake_target.series("b", x="y")) == 2.0
+    assert value(store, fake_target.series("up")) == 1.0
+    assert value(store, fake_target.series("scrape_samples_scraped")) == 2.0
+    assert value(store, fake_target.series("scrape_samples_post_metric_relabeling")) == 2.0
+    assert value(store, fake_target.series("scrape_series_added")) == 2.0
+    assert value(store, fake_target.series("scrape_duration_seconds")) > 0
     assert loop.state.health == "up" and loop.state.last_error == ""
     assert store.metadata("a")["a"][0].type.value == "gauge"
-    path, headers = fake_target.requests[0]
+    _, headers = fake_target.requests[0]
     assert headers["Accept-Encoding"] == "gzip"
     assert headers["X-Prometheus-Scrape-Timeout-Seconds"] == "10"
     assert headers["Accept"].startswith("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6")
@@ -93,45 +90,33 @@ def test_accept_header_shape():
 
 
 def test_http_error_is_down_and_stales_previous_series(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1\n")
-    store = MemoryStorage()
     clock = Clock()
-    loop, tel = make_loop(fake_target, store, clock)
-    scrape(loop, clock=clock)
+    loop, store, _ = scrape_reply(fake_target, "a 1\n", clock)
     fake_target.replies["/metrics"] = Reply("oops", status=500)
-    loop.client = httpx.AsyncClient()
     scrape(loop, clock=clock)
     assert loop.state.health == "down"
     assert loop.state.last_error == "server returned HTTP status 500 Internal Server Error"
-    inst = fake_target.address
-    ts, vs = series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    ts, vs = stored(store, "a")[fake_target.series("a")]
     assert vs[0] == 1.0 and is_stale(vs)[1]
     assert ts[1] - ts[0] == 10_000
-    assert value(store, f'up{{job="j",instance="{inst}"}}') == 0.0
+    assert value(store, fake_target.series("up")) == 0.0
 
 
 def test_series_disappearing_gets_stale_marker(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1\nb 2\n")
-    store = MemoryStorage()
     clock = Clock()
-    loop, _ = make_loop(fake_target, store, clock)
-    scrape(loop, clock=clock)
+    loop, store, _ = scrape_reply(fake_target, "a 1\nb 2\n", clock)
     fake_target.replies["/metrics"] = Reply("a 3\n")
-    loop.client = httpx.AsyncClient()
     scrape(loop, clock=clock)
-    inst = fake_target.address
-    got = series(store)
-    _, vb = got[Labels.parse(f'b{{job="j",instance="{inst}"}}')]
+    got = stored(store)
+    _, vb = got[fake_target.series("b")]
     assert vb[0] == 2.0 and is_stale(vb).tolist() == [False, True]
-    _, va = got[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    _, va = got[fake_target.series("a")]
     assert va.tolist() == [1.0, 3.0]
 
 
 def test_timeout(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1\n", delay=1.5)
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store, scrape_interval="1s", scrape_timeout="300ms")
-    scrape(loop)
+    slow = Reply("a 1\n", delay=1.5)
+    loop, _, _ = scrape_reply(fake_target, slow, scrape_interval="1s", scrape_timeout="300ms")
     assert loop.state.health == "down"
     assert "context deadline exceeded" in loop.state.last_error
 
@@ -148,37 +133,27 @@ def test_timeout(fake_target):
     ],
 )
 def test_limits_and_parse_errors_fail_the_scrape(fake_target, body, cfg, error):
-    fake_target.replies["/metrics"] = Reply(body)
-    store = MemoryStorage()
-    loop, tel = make_loop(fake_target, store, **cfg)
-    scrape(loop)
+    loop, store, _ = scrape_reply(fake_target, body, **cfg)
     assert loop.state.health == "down"
     assert error in loop.state.last_error
-    names = {lab.name for lab in series(store)}
+    names = {lab.name for lab in stored(store)}
     assert names == {"up", "scrape_duration_seconds", "scrape_samples_scraped",
                      "scrape_samples_post_metric_relabeling", "scrape_series_added"}
 
 
 def test_sample_limit_counts_after_metric_relabeling(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1\nb 2\nc 3\n")
-    store = MemoryStorage()
-    loop, _ = make_loop(
-        fake_target, store, sample_limit=2,
+    loop, store, _ = scrape_reply(
+        fake_target, "a 1\nb 2\nc 3\n", sample_limit=2,
         metric_relabel_configs=[{"action": "drop", "source_labels": ["__name__"], "regex": "c"}],
     )
-    scrape(loop)
     assert loop.state.health == "up"
-    inst = fake_target.address
-    assert value(store, f'scrape_samples_scraped{{job="j",instance="{inst}"}}') == 3.0
-    assert value(store, f'scrape_samples_post_metric_relabeling{{job="j",instance="{inst}"}}') == 2.0
+    assert value(store, fake_target.series("scrape_samples_scraped")) == 3.0
+    assert value(store, fake_target.series("scrape_samples_post_metric_relabeling")) == 2.0
 
 
 def test_honor_labels_false_renames_with_exported_prefix(fake_target):
-    fake_target.replies["/metrics"] = Reply('a{job="exposed",exported_job="x",instance="i"} 1\n')
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store)
-    scrape(loop)
-    (lab,) = series(store, "a")
+    _, store, _ = scrape_reply(fake_target, 'a{job="exposed",exported_job="x",instance="i"} 1\n')
+    (lab,) = stored(store, "a")
     assert lab.to_dict() == {
         "__name__": "a", "job": "j", "instance": fake_target.address,
         "exported_exported_job": "exposed", "exported_job": "x", "exported_instance": "i",
@@ -186,35 +161,27 @@ def test_honor_labels_false_renames_with_exported_prefix(fake_target):
 
 
 def test_honor_labels_true_keeps_exposed(fake_target):
-    fake_target.replies["/metrics"] = Reply('a{job="exposed"} 1\n')
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store, honor_labels=True)
-    scrape(loop)
-    (lab,) = series(store, "a")
+    _, store, _ = scrape_reply(fake_target, 'a{job="exposed"} 1\n', honor_labels=True)
+    (lab,) = stored(store, "a")
     assert lab.to_dict() == {"__name__": "a", "job": "exposed", "instance": fake_target.address}
 
 
 def test_honor_timestamps_and_staleness_of_timestamped_series(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1 1600000000000\nb 2\n")
-    store = MemoryStorage()
     clock = Clock()
-    loop, _ = make_loop(fake_target, store, clock)
-    scrape(loop, clock=clock)
-    inst = fake_target.address
-    ts, _ = series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    loop, store, _ = scrape_reply(fake_target, "a 1 1600000000000\nb 2\n", clock)
+    ts, _ = stored(store, "a")[fake_target.series("a")]
     assert ts.tolist() == [1600000000000]
     fake_target.replies["/metrics"] = Reply("")
-    loop.client = httpx.AsyncClient()
     scrape(loop, clock=clock)
     # no stale marker for the timestamped series (track_timestamps_staleness is off)
-    assert len(series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')][1]) == 1
-    assert is_stale(series(store, "b")[Labels.parse(f'b{{job="j",instance="{inst}"}}')][1])[-1]
+    assert len(stored(store, "a")[fake_target.series("a")][1]) == 1
+    assert is_stale(stored(store, "b")[fake_target.series("b")][1])[-1]
 
     store2 = MemoryStorage()
     fake_target.replies["/metrics"] = Reply("a 1 1600000000000\n")
     loop2, _ = make_loop(fake_target, store2, clock, honor_timestamps=False)
     scrape(loop2)
-    ts, _ = series(store2, "a")[Labels.parse(f'a{{job="j",instance="{inst}"}}')]
+    ts, _ = stored(store2, "a")[fake_target.series("a")]
     assert ts.tolist() == [int(clock.t * 1000)]
 
 
@@ -229,53 +196,39 @@ def test_metric_relabeling_and_series_cache(fake_target):
         ],
     )
     scrape(loop, times=2, clock=loop.clock)
-    assert {lab.name for lab in series(store)} >= {"keep_me"}
-    assert "go_gc" not in {lab.name for lab in series(store)}
+    assert {lab.name for lab in stored(store)} >= {"keep_me"}
+    assert "go_gc" not in {lab.name for lab in stored(store)}
     assert loop.cache.ids["go_gc"] == DROPPED  # the drop decision is cached
-    inst = fake_target.address
-    assert value(store, f'scrape_series_added{{job="j",instance="{inst}"}}') == 0.0  # second scrape: cached
+    assert value(store, fake_target.series("scrape_series_added")) == 0.0  # second scrape: cached
 
 
 def test_openmetrics_negotiated_and_gzip(fake_target):
-    fake_target.replies["/metrics"] = Reply(
+    _, store, _ = scrape_reply(fake_target, Reply(
         "# TYPE c counter\nc_total 5 1700000000.123\n# EOF\n",
         content_type="application/openmetrics-text; version=1.0.0; charset=utf-8",
-    )
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store)
-    scrape(loop)
-    inst = fake_target.address
-    ts, vs = series(store, "c_total")[Labels.parse(f'c_total{{job="j",instance="{inst}"}}')]
+    ))
+    ts, vs = stored(store, "c_total")[fake_target.series("c_total")]
     assert ts.tolist() == [1700000000123] and vs.tolist() == [5.0]
 
 
 def test_missing_content_type_needs_fallback(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1\n", content_type=None)
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store)
-    scrape(loop)
+    no_type = Reply("a 1\n", content_type=None)
+    loop, _, _ = scrape_reply(fake_target, no_type)
     assert "fallback_scrape_protocol" in loop.state.last_error
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store, fallback_scrape_protocol="PrometheusText0.0.4")
-    scrape(loop)
+    loop, _, _ = scrape_reply(fake_target, no_type, fallback_scrape_protocol="PrometheusText0.0.4")
     assert loop.state.health == "up"
 
 
 def test_basic_auth_and_bearer_token(fake_target):
     import base64
 
-    fake_target.replies["/metrics"] = Reply("a 1\n")
     fake_target.auth = "Basic " + base64.b64encode(b"user:pw").decode()
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store, basic_auth={"username": "user", "password": "pw"})
-    scrape(loop)
+    loop, _, _ = scrape_reply(fake_target, "a 1\n", basic_auth={"username": "user", "password": "pw"})
     assert loop.state.health == "up"
-    loop, _ = make_loop(fake_target, store, basic_auth={"username": "user", "password": "wrong"})
-    scrape(loop)
+    loop, _, _ = scrape_reply(fake_target, "a 1\n", basic_auth={"username": "user", "password": "wrong"})
     assert "401" in loop.state.last_error
     fake_target.auth = "Bearer s3cret"
-    loop, _ = make_loop(fake_target, store, bearer_token="s3cret")
-    scrape(loop)
+    loop, _, _ = scrape_reply(fake_target, "a 1\n", bearer_token="s3cret")
     assert loop.state.health == "up"
 
 
@@ -289,49 +242,35 @@ def test_params_and_metrics_path(fake_target):
 
 
 def test_stale_batch_on_target_removal(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1\n")
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store)
-    scrape(loop)
+    loop, store, _ = scrape_reply(fake_target, "a 1\n")
     batch = loop.stale_batch(int(loop.clock() * 1000) + 1000)
     store.append(batch)
-    inst = fake_target.address
     for name in ("a", "up", "scrape_duration_seconds"):
-        _, vs = series(store, name)[Labels.parse(f'{name}{{job="j",instance="{inst}"}}')]
+        _, vs = stored(store, name)[fake_target.series(name)]
         assert is_stale(vs)[-1] and not math.isnan(vs[0])
 
 
 def test_extra_scrape_metrics(fake_target):
-    fake_target.replies["/metrics"] = Reply("a 1\n")
-    store = MemoryStorage()
-    loop, _ = make_loop(fake_target, store, extra_scrape_metrics=True, sample_limit=100)
-    scrape(loop)
-    inst = fake_target.address
-    assert value(store, f'scrape_sample_limit{{job="j",instance="{inst}"}}') == 100
-    assert value(store, f'scrape_timeout_seconds{{job="j",instance="{inst}"}}') == 10
-    assert value(store, f'scrape_body_size_bytes{{job="j",instance="{inst}"}}') == 4
+    _, store, _ = scrape_reply(fake_target, "a 1\n", extra_scrape_metrics=True, sample_limit=100)
+    assert value(store, fake_target.series("scrape_sample_limit")) == 100
+    assert value(store, fake_target.series("scrape_timeout_seconds")) == 10
+    assert value(store, fake_target.series("scrape_body_size_bytes")) == 4
 
 
 def test_duplicate_series_keep_first(fake_target):
-    fake_target.replies["/metrics"] = Reply('a{x="1"} 1\na{x="1"} 2\n')
-    store = MemoryStorage()
-    loop, tel = make_loop(fake_target, store)
-    scrape(loop)
-    inst = fake_target.address
-    _, vs = series(store, "a")[Labels.parse(f'a{{job="j",instance="{inst}",x="1"}}')]
+    _, store, tel = scrape_reply(fake_target, 'a{x="1"} 1\na{x="1"} 2\n')
+    _, vs = stored(store, "a")[fake_target.series("a", x="1")]
     assert vs.tolist() == [1.0]
     assert tel.duplicate_series.labels("j")._value.get() == 1
     assert np.all(np.isfinite(vs))
 
 
 def test_metric_relabeling_that_drops_the_name_fails_the_scrape(fake_target):
-    fake_target.replies["/metrics"] = Reply('a{x="1"} 1\n')
-    store = MemoryStorage()
-    loop, tel = make_loop(fake_target, store, metric_relabel_configs=[{"action": "labeldrop", "regex": "__name__"}])
-    scrape(loop)
+    drop_name = [{"action": "labeldrop", "regex": "__name__"}]
+    loop, store, _ = scrape_reply(fake_target, 'a{x="1"} 1\n', metric_relabel_configs=drop_name)
     assert loop.state.health == "down"
     assert loop.state.last_error == "missing metric name (__name__ label)"
-    assert "a" not in {lab.name for lab in series(store)}
+    assert "a" not in {lab.name for lab in stored(store)}
 
 
 def test_stored_label_strings_are_interned(fake_target):
@@ -341,15 +280,12 @@ def test_stored_label_strings_are_interned(fake_target):
 
     # Canonical copies, interned before the scrape: the stored sets must use these very objects.
     canon = {w: sys.intern("".join(list(w))) for w in ("pod", "p-1", "ns", "team", "x1", "job", "instance")}
-    fake_target.replies["/metrics"] = Reply('a{pod="p-1",ns="team"} 1\nb{pod="p-1"} 2\n')
-    store = MemoryStorage()
-    loop, _ = make_loop(
-        fake_target, store,
+    loop, _, _ = scrape_reply(
+        fake_target, 'a{pod="p-1",ns="team"} 1\nb{pod="p-1"} 2\n',
         metric_relabel_configs=[
             {"source_labels": ["pod"], "regex": "p-(.*)", "target_label": "n", "replacement": "x$1"},
         ],
     )
-    scrape(loop)
     assert len(loop.cache.labels) == 2
     checked = 0
     for lset in loop.cache.labels:

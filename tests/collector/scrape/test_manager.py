@@ -17,31 +17,15 @@ from spyglass.configtypes import GlobalConfig
 from storage.interface import is_stale
 from storage.labels import Labels, Matcher
 from storage.memstore import MemoryStorage
-from tests.collector.scrape.conftest import Reply
+from tests.collector.scrape.conftest import Reply, running_manager, stored, wait_for
 from tests.util import free_port, peer_binary, wait_http
-
-
-def wait_for(cond, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
-
-
-def select(store, name):
-    ss = store.querier(-(2**62), 2**62).select([Matcher("=", "__name__", name)])
-    return {ss.labels[i]: ss.series(i) for i in range(len(ss))}
 
 
 @pytest.fixture
 def manager():
     store = MemoryStorage()
-    m = ScrapeManager(store, registry=CollectorRegistry(), file_poll_interval=0.1)
-    m.start()
-    yield m, store
-    m.stop()
+    with running_manager(store, file_poll_interval=0.1) as m:
+        yield m, store
 
 
 def sc(**kw):
@@ -54,21 +38,21 @@ def test_file_sd_targets_come_and_go_with_stale_markers(manager, fake_target, tm
     f = tmp_path / "targets.json"
     f.write_text(json.dumps([{"targets": [fake_target.address], "labels": {"env": "test"}}]))
     m.apply_config([sc(file_sd_configs=[{"files": [str(tmp_path / "*.json")]}])])
-    lab = Labels.from_dict({"__name__": "a", "job": "j", "instance": fake_target.address, "env": "test"})
-    wait_for(lambda: lab in select(store, "a"))
+    lab = fake_target.series("a", env="test")
+    wait_for(lambda: lab in stored(store, "a"))
     (t,) = m.active_targets()
     assert t.discovered_labels["__meta_filepath"] == str(f)
     assert "__meta_filepath" not in t.labels
     f.write_text("[]")
     wait_for(lambda: not m.active_targets())
     # written one interval after the next would-be scrape (see test_staleness)
-    wait_for(lambda: is_stale(select(store, "a")[lab][1])[-1], timeout=5)
-    up = Labels.from_dict({"__name__": "up", "job": "j", "instance": fake_target.address, "env": "test"})
-    assert is_stale(select(store, "up")[up][1])[-1]
+    wait_for(lambda: is_stale(stored(store, "a")[lab][1])[-1], timeout=5)
+    up = fake_target.series("up", env="test")
+    assert is_stale(stored(store, "up")[up][1])[-1]
 
 
 def test_bad_target_file_keeps_last_good_groups(manager, fake_target, tmp_path):
-    m, store = manager
+    m, _ = manager
     fake_target.replies["/metrics"] = Reply("a 1\n")
     f = tmp_path / "t.yml"
     f.write_text(f"- targets: ['{fake_target.address}']\n")
@@ -83,7 +67,7 @@ def test_bad_target_file_keeps_last_good_groups(manager, fake_target, tmp_path):
 
 
 def test_reload_keeps_unchanged_jobs_and_restarts_changed(manager, fake_target):
-    m, store = manager
+    m, _ = manager
     fake_target.replies["/metrics"] = Reply("a 1\n")
     a = sc(job_name="a", static_configs=[{"targets": [fake_target.address]}])
     b = sc(job_name="b", static_configs=[{"targets": [fake_target.address]}])
@@ -101,7 +85,7 @@ def test_reload_keeps_unchanged_jobs_and_restarts_changed(manager, fake_target):
 
 
 def test_relabeling_drops_and_targets_api(manager, fake_target):
-    m, store = manager
+    m, _ = manager
     fake_target.replies["/metrics"] = Reply("a 1\n")
     m.apply_config([
         sc(
@@ -126,7 +110,7 @@ def test_relabeling_drops_and_targets_api(manager, fake_target):
 
 
 def test_target_limit_fails_all_scrapes(manager, fake_target):
-    m, store = manager
+    m, _ = manager
     fake_target.replies["*"] = Reply("a 1\n")
     m.apply_config([sc(target_limit=1, static_configs=[{"targets": [fake_target.address, f"localhost:{fake_target.port}"]}])])
     wait_for(lambda: all(t.health == "down" for t in m.active_targets()))
@@ -181,7 +165,7 @@ def test_same_series_as_real_prometheus_from_node_exporter(tmp_path, manager):
         assert ours == theirs, (sorted(map(str, ours - theirs))[:10], sorted(map(str, theirs - ours))[:10])
         r = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": "node_memory_MemTotal_bytes"})
         their_total = float(r.json()["data"]["result"][0]["value"][1])
-        (our,) = select(store, "node_memory_MemTotal_bytes").values()
+        (our,) = stored(store, "node_memory_MemTotal_bytes").values()
         assert our[1][-1] == their_total
     finally:
         prom.terminate()
@@ -211,9 +195,7 @@ def _ssl_context(pool):
 
 
 def test_jobs_with_the_same_tls_settings_share_one_ssl_context():
-    m = ScrapeManager(MemoryStorage(), registry=CollectorRegistry())
-    m.start()
-    try:
+    with running_manager(MemoryStorage()) as m:
         jobs = [sc(job_name="a"), sc(job_name="b"), sc(job_name="c", tls_config={"insecure_skip_verify": True}),
                 sc(job_name="d", enable_http2=False)]
         m.apply_config(jobs)
@@ -225,5 +207,3 @@ def test_jobs_with_the_same_tls_settings_share_one_ssl_context():
         m.apply_config([jobs[0], sc(job_name="b", scrape_interval="1s"), *jobs[2:]])
         assert _ssl_context(m.pools["a"]) is ctx["a"]  # unchanged job, untouched
         assert _ssl_context(m.pools["b"]) is not ctx["a"]
-    finally:
-        m.stop()

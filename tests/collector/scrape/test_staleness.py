@@ -20,7 +20,7 @@ from collector.scrape.manager import ScrapeManager, reusable_cache
 from storage.interface import SampleBatch, is_stale
 from storage.labels import Labels
 from storage.memstore import MemoryStorage
-from tests.collector.scrape.conftest import Reply
+from tests.collector.scrape.conftest import Reply, running_manager, wait_for
 
 INTERVAL = 0.3
 
@@ -56,22 +56,11 @@ def stale_of(samples):
     return [s for s in samples if is_stale(np.array([s[2]]))[0]]
 
 
-def wait_for(cond, timeout=10.0, step=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def manager():
     store = RecordingStorage()
-    m = ScrapeManager(store, registry=CollectorRegistry(), file_poll_interval=0.05)
-    m.start()
-    yield m, store
-    m.stop()
+    with running_manager(store, file_poll_interval=0.05) as m:
+        yield m, store
 
 
 def file_sd_job(tmp_path, fake_target, **kw):
@@ -84,16 +73,12 @@ def file_sd_job(tmp_path, fake_target, **kw):
     return f, cfg
 
 
-def series_of(fake_target, name):
-    return Labels.from_dict({"__name__": name, "job": "j", "instance": fake_target.address})
-
-
 def test_vanished_target_stale_at_next_would_be_scrape(manager, fake_target, tmp_path):
     m, store = manager
     fake_target.replies["/metrics"] = Reply("a 1\n")
     f, cfg = file_sd_job(tmp_path, fake_target)
     m.apply_config([cfg])
-    a, up = series_of(fake_target, "a"), series_of(fake_target, "up")
+    a, up = fake_target.series("a"), fake_target.series("up")
     wait_for(lambda: len(store.samples(a)) >= 2)
     f.write_text("[]")
     wait_for(lambda: not m.active_targets())
@@ -118,7 +103,7 @@ def test_target_back_before_markers_gets_none_for_its_series(manager, fake_targe
     fake_target.replies["/metrics"] = Reply("a 1\nb 2\n")
     f, cfg = file_sd_job(tmp_path, fake_target)
     m.apply_config([cfg])
-    a, b = series_of(fake_target, "a"), series_of(fake_target, "b")
+    a, b = fake_target.series("a"), fake_target.series("b")
     wait_for(lambda: len(store.samples(a)) >= 1)
     fake_target.replies["/metrics"] = Reply("a 1\n")  # the recreated target no longer has b
     f.write_text("[]")
@@ -128,30 +113,26 @@ def test_target_back_before_markers_gets_none_for_its_series(manager, fake_targe
     time.sleep(INTERVAL * 3.5)  # past the old loop's end of run
     assert not stale_of(store.samples(a))  # the new loop writes it: its markers would be out of order
     assert stale_of(store.samples(b))  # nobody writes b any more
-    assert not stale_of(store.samples(series_of(fake_target, "up")))
+    assert not stale_of(store.samples(fake_target.series("up")))
 
 
 def test_removed_job_and_shutdown_write_no_markers(fake_target, tmp_path):
     fake_target.replies["/metrics"] = Reply("a 1\n")
     store = RecordingStorage()
-    m = ScrapeManager(store, registry=CollectorRegistry(), file_poll_interval=0.05)
-    m.start()
-    try:
+    with running_manager(store, file_poll_interval=0.05) as m:
         f, cfg = file_sd_job(tmp_path, fake_target)
         other = ScrapeConfig.model_validate({
             "job_name": "other", "scrape_interval": "300ms", "static_configs": [{"targets": [fake_target.address]}],
         })
         m.apply_config([cfg, other])
-        a = series_of(fake_target, "a")
+        a = fake_target.series("a")
         wait_for(lambda: len(store.samples(a)) >= 1)
         f.write_text("[]")  # an end-of-run is pending for job j ...
         wait_for(lambda: len(m.active_targets()) == 1)
         m.apply_config([other])  # ... and the job goes: the pending markers are dropped
         time.sleep(INTERVAL * 3)
         assert not stale_of(store.samples(a))
-    finally:
-        m.stop()
-    a_other = Labels.from_dict({"__name__": "a", "job": "other", "instance": fake_target.address})
+    a_other = fake_target.series("a", job="other")
     assert store.samples(a_other) and not stale_of(store.samples(a_other))
 
     store2 = RecordingStorage()
@@ -168,7 +149,7 @@ def test_reload_that_keeps_labels_continues_the_cache(manager, fake_target):
     fake_target.replies["/metrics"] = Reply("a 1\nb 2\n")
     base = {"job_name": "j", "static_configs": [{"targets": [fake_target.address]}]}
     m.apply_config([ScrapeConfig.model_validate({**base, "scrape_interval": "300ms"})])
-    a, b = series_of(fake_target, "a"), series_of(fake_target, "b")
+    a, b = fake_target.series("a"), fake_target.series("b")
     wait_for(lambda: store.samples(b))
     old_loop = next(iter(m.pools["j"].loops.values()))[0]
     fake_target.replies["/metrics"] = Reply("a 1\n")
@@ -188,7 +169,7 @@ def test_reload_that_changes_labels_ends_the_old_run(manager, fake_target):
     fake_target.replies["/metrics"] = Reply("a 1\n")
     base = {"job_name": "j", "scrape_interval": "300ms", "static_configs": [{"targets": [fake_target.address]}]}
     m.apply_config([ScrapeConfig.model_validate(base)])
-    a = series_of(fake_target, "a")
+    a = fake_target.series("a")
     wait_for(lambda: store.samples(a))
     relabeled = {**base, "metric_relabel_configs": [{"target_label": "env", "replacement": "prod"}]}
     assert not reusable_cache(ScrapeConfig.model_validate(base), ScrapeConfig.model_validate(relabeled))
@@ -200,7 +181,7 @@ def test_reload_that_changes_labels_ends_the_old_run(manager, fake_target):
     assert stale_ts > last_value_ts
     assert store.samples(a_env) and not stale_of(store.samples(a_env))
     # the synthetic series keep their labels: the new loop writes them, so no markers
-    assert not stale_of(store.samples(series_of(fake_target, "up")))
+    assert not stale_of(store.samples(fake_target.series("up")))
 
 
 def test_reusable_cache_rules():
@@ -250,7 +231,7 @@ def test_same_stale_timing_as_real_prometheus(manager, fake_target, tmp_path):
     try:
         wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=60)
         m.apply_config([ScrapeConfig.model_validate(job)])
-        a = series_of(fake_target, "a")
+        a = fake_target.series("a")
         wait_for(lambda: len(store.samples(a)) >= 2 and prom_value(time.time()), timeout=30)
         time.sleep(1.0)
         sd.write_text("[]")

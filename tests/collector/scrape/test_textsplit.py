@@ -19,8 +19,11 @@ from collector.scrape.exposition import (
     series_pairs,
 )
 from collector.scrape.textsplit import split_canonical
-from storage.labels import is_legacy_metric_name
-from tests.collector.scrape.test_exposition import esc, families, fmt_value, render_series
+from tests.collector.scrape.test_exposition import (
+    families,
+    fmt_value,
+    text_lines,
+)
 
 # Pieces that make both valid and subtly broken lines likely.
 _PIECES = st.sampled_from([
@@ -85,15 +88,7 @@ def test_fast_path_agrees_with_regex(lines, trailing_newline):
 @settings(max_examples=150, deadline=None)
 @given(families)
 def test_valid_bodies_take_the_fast_path(fams):
-    lines = []
-    for name, typ, help_, samples in fams:
-        qn = name if is_legacy_metric_name(name) else f'"{esc(name)}"'
-        lines.append(f"# TYPE {qn} {typ}")
-        for labels, v, ts in samples:
-            line = f"{render_series(name, labels)} {fmt_value(v)}"
-            if ts is not None:
-                line += f" {ts}"
-            lines.append(line)
+    lines, _ = text_lines(fams, with_help=False)
     body = ("\n".join(lines) + "\n").encode()
     _check_against_regex(body, Format.TEXT)
     controls = np.frombuffer(body, np.uint8)

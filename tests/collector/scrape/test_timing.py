@@ -3,6 +3,7 @@ and scrape timestamps follow the schedule."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -78,7 +79,7 @@ def test_huge_target_does_not_delay_a_small_one(fake_target):
     small = [t for p, t in fake_target.arrivals if p == "/small"]
     huge_at = next(t for p, t in fake_target.arrivals if p == "/huge")
     window = [t for t in small if huge_at + 0.05 < t < huge_at + huge_duration]
-    gaps = [b - a for a, b in zip(window, window[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(window)]
     assert len(gaps) > 3
     # Had the event loop been busy processing, one gap would last the whole processing time.
     assert max(gaps) < SMALL_INTERVAL + 0.6 * huge_duration, (max(gaps), huge_duration)

@@ -234,6 +234,21 @@ def test_lifted_matrix_never_disagrees_with_a_json_parser(edits):
         assert got is None or not _is_json(body)
 
 
+
+@pytest.mark.parametrize("values", [
+    '[[4,",Inf"]]',  # a comma inside the value text
+    '[[1,"[2 3 4]"],[5,"6"]]',  # brackets and spaces inside the value text
+    '[[1,""],[2,"3 4"]]',  # an empty text made up for by a two-number one
+])
+def test_separators_inside_value_texts_are_not_structure(values):
+    body = _answer('[{"metric":{},"values":' + values + "}]")
+    assert _is_json(body)
+    doc, lifted = loads_matrix(body)
+    assert lifted is None
+    with pytest.raises(WireError):
+        decode_matrix(doc["data"]["result"], lifted)
+
+
 def _is_json(body: bytes) -> bool:
     try:
         orjson.loads(body)
