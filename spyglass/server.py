@@ -477,7 +477,10 @@ class Stack(CollectorRole, AlertingRole, UIRole):
 def _listen(addr: tuple[str, int]) -> socket.socket:
     host, port = addr
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listener says it is TCP; without it a response written as headers + body waits
+    # for the client's delayed ACK (~40 ms) on every keep-alive request
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
