@@ -13,13 +13,18 @@ Each dashboard-style query runs as a range query over the whole 6 h at a 30 s
 step (721 points per series), plus a few instant queries, ``reps`` times; the
 rows are the p50 and p95 engine latencies (Prometheus: ``stats=all``
 ``evalTotalTime``, which excludes JSON encoding; Spyglass: the engine call,
-including its storage reads) and each side's peak resident memory.
+including its storage reads) and each side's peak resident memory. The
+``http:`` rows are small panel-sized queries (one node's series) timed end to
+end, request to last byte, against a real ``spyglass up`` serving the same
+TSDB and against Prometheus: a dashboard sends hundreds of them, so their
+fixed cost (HTTP stack, parsing, JSON) is what a dashboard waits for.
 
     python -m bench promql [--quick]
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
@@ -68,6 +73,21 @@ INSTANT_QUERIES = [
     ("instant: p99 request latency", RANGE_QUERIES[6][1]),
     ("instant: series per node", "count by (instance) (node_cpu_seconds_total)"),
 ]
+# A dashboard such as Node Exporter Full sends hundreds of queries like these,
+# each for a handful of series: what counts there is each request's fixed
+# cost, end to end over HTTP (one kept-alive connection, as a browser keeps
+# one): (name, kind, expression); range queries span HTTP_RANGE_MS.
+HTTP_QUERIES = [
+    ("http: one series, instant", "instant", 'node_memory_MemTotal_bytes{instance="10.0.0.0:9100"}'),
+    (
+        "http: idle cpu of one node, 1 h range",
+        "range",
+        'rate(node_cpu_seconds_total{instance="10.0.0.0:9100",mode="idle"}[5m])',
+    ),
+]
+HTTP_RANGE_MS = HOUR
+HTTP_STEP_MS = 15_000
+HTTP_WARMUP = 3
 
 
 # --- data ---------------------------------------------------------------------------
@@ -261,6 +281,63 @@ def worker(db_path: str, spec_json: str) -> None:
     print(json.dumps(out))
 
 
+def wait_idle(pid: int, timeout: float = 60.0) -> None:
+    """Wait until process ``pid`` uses under 10 % of a core over half a
+    second: `spyglass up` evaluates its rules and warms its UI after start."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu()
+        time.sleep(0.5)
+        if cpu() - before < 0.05:
+            return
+
+
+def http_times(port: int, reps: int, end_ms: int) -> dict[str, list[float]]:
+    """Round-trip seconds of each ``HTTP_QUERIES`` request (after
+    ``HTTP_WARMUP`` unmeasured ones), over one kept-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    out: dict[str, list[float]] = {}
+    try:
+        # answered once the server has started everything (scrape manager,
+        # rules, UI), which `spyglass up` does after /-/ready
+        conn.request("GET", "/api/v1/targets")
+        conn.getresponse().read()
+        for name, kind, expr in HTTP_QUERIES:
+            if kind == "instant":
+                path = "/api/v1/query?" + urlencode({"query": expr, "time": end_ms / 1000})
+            else:
+                path = "/api/v1/query_range?" + urlencode(
+                    {
+                        "query": expr,
+                        "start": (end_ms - HTTP_RANGE_MS) / 1000,
+                        "end": end_ms / 1000,
+                        "step": HTTP_STEP_MS / 1000,
+                    }
+                )
+            times = []
+            for i in range(HTTP_WARMUP + reps):
+                t = time.perf_counter()
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                body = resp.read()
+                elapsed = time.perf_counter() - t
+                if resp.status != 200 or not json.loads(body)["data"]["result"]:
+                    raise RuntimeError(f"{name}: {resp.status} {body[:300]!r}")
+                if i >= HTTP_WARMUP:
+                    times.append(elapsed)
+            out[name] = times
+    finally:
+        conn.close()
+    return out
+
+
 def _percentile(xs: list[float], p: float) -> float:
     return float(np.percentile(np.array(xs), p))
 
@@ -269,6 +346,7 @@ def run(quick: bool) -> list[Row]:
     from bench._procs import ServerProcess
 
     series_target, hours, reps = (1_000, 2, 2) if quick else (10_000, 6, 7)
+    http_reps = 20 if quick else 50
     start, end = window(hours)
     queries = [(n, q, "range") for n, q in RANGE_QUERIES] + [
         (n, q, "instant") for n, q in INSTANT_QUERIES
@@ -293,7 +371,8 @@ def run(quick: bool) -> list[Row]:
             capture_output=True,
         )
         om.unlink()
-        load_spyglass(tmp / "spyglass", generate(series_target, hours))
+        sg = ServerProcess.spyglass(tmp / "spyglass")
+        load_spyglass(sg.tsdb_dir, generate(series_target, hours))
         # Spyglass first, while Prometheus is not running (the machine has 2 cores).
         spec = {"queries": queries, "reps": reps, "start": start, "end": end, "step": STEP_MS}
         proc = subprocess.run(
@@ -302,7 +381,7 @@ def run(quick: bool) -> list[Row]:
                 "-m",
                 "bench.bench_promql",
                 "--worker",
-                str(tmp / "spyglass"),
+                str(sg.tsdb_dir),
                 json.dumps(spec),
             ],
             check=True,
@@ -311,6 +390,10 @@ def run(quick: bool) -> list[Row]:
             env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)),
         )
         ours = json.loads(proc.stdout.strip().splitlines()[-1])
+        # then the same TSDB served by a real `spyglass up`
+        with sg:
+            wait_idle(sg.proc.pid)
+            ours_http = http_times(sg.port, http_reps, end)
         with prom:
             theirs: dict[str, list[float]] = {}
             for name, expr, kind in queries:
@@ -327,6 +410,8 @@ def run(quick: bool) -> list[Row]:
                     times.append(float(body["data"]["stats"]["timings"]["evalTotalTime"]))
                 theirs[name] = times
             prom_hwm = prom.memory().hwm
+            wait_idle(prom.proc.pid)
+            theirs_http = http_times(prom.port, http_reps, end)
     note = (
         f"{series_target:,} series x {hours} h @15s ({n_samples:,} samples), step 30 s, {reps} runs"
     )
@@ -339,6 +424,20 @@ def run(quick: bool) -> list[Row]:
                     _percentile(ours[name], p) * 1000,
                     _percentile(theirs[name], p) * 1000,
                     goal="<= 1.0",
+                )
+            )
+    for name, _, _ in HTTP_QUERIES:
+        for p in (50, 95):
+            rows.append(
+                Row(
+                    f"{name} p{p}",
+                    "ms",
+                    _percentile(ours_http[name], p) * 1000,
+                    _percentile(theirs_http[name], p) * 1000,
+                    goal="<= 1.0",
+                    note=f"round trip over HTTP, {http_reps} requests on one kept-alive connection"
+                    if p == 50
+                    else "",
                 )
             )
     rows.append(

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match, Route
 
 from collector.api import jsonfmt
 from collector.api.params import (
@@ -44,6 +45,19 @@ _STATUS = {
     "not_found": 404,
     "unavailable": 503,
 }
+
+
+class _Route(Route):
+    """A plain Starlette route: the endpoints take the request and answer with
+    ready JSON text, so FastAPI's parameter and response machinery (≈ 20 µs
+    a request, measured in-process) is skipped. Like FastAPI's routes it
+    names itself in the scope, where request metrics find the route's path."""
+
+    def matches(self, scope):
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            child["route"] = self
+        return match, child
 
 
 class APIError(Exception):
@@ -121,23 +135,27 @@ class PrometheusAPI:
     def router(self) -> APIRouter:
         r = APIRouter()
         both = ["GET", "POST"]
-        r.add_api_route("/api/v1/query", self._wrap(self.query), methods=both)
-        r.add_api_route("/api/v1/query_range", self._wrap(self.query_range), methods=both)
-        r.add_api_route("/api/v1/format_query", self._wrap(self.format_query), methods=both)
-        r.add_api_route("/api/v1/series", self._wrap(self.series), methods=both)
-        r.add_api_route("/api/v1/labels", self._wrap(self.label_names), methods=both)
-        r.add_api_route("/api/v1/label/{name}/values", self._wrap(self.label_values), methods=["GET"])
-        r.add_api_route("/api/v1/metadata", self._wrap(self.metadata), methods=["GET"])
-        r.add_api_route("/api/v1/query_exemplars", self._wrap(self.query_exemplars), methods=both)
-        r.add_api_route("/api/v1/targets", self._wrap(self.targets_api), methods=["GET"])
-        r.add_api_route("/api/v1/rules", self._wrap(self.rules_api), methods=["GET"])
-        r.add_api_route("/api/v1/alerts", self._wrap(self.alerts_api), methods=["GET"])
-        r.add_api_route("/api/v1/alertmanagers", self._wrap(self.alertmanagers_api), methods=["GET"])
-        r.add_api_route("/api/v1/status/buildinfo", self._wrap(self.buildinfo), methods=["GET"])
-        r.add_api_route("/api/v1/status/runtimeinfo", self._wrap(self.runtimeinfo), methods=["GET"])
-        r.add_api_route("/api/v1/status/flags", self._wrap(self.flags_api), methods=["GET"])
-        r.add_api_route("/api/v1/status/config", self._wrap(self.config_api), methods=["GET"])
-        r.add_api_route("/api/v1/status/tsdb", self._wrap(self.tsdb_status), methods=["GET"])
+
+        def add(path: str, handler, methods: list[str]) -> None:
+            r.routes.append(_Route(path, self._wrap(handler), methods=methods))
+
+        add("/api/v1/query", self.query, both)
+        add("/api/v1/query_range", self.query_range, both)
+        add("/api/v1/format_query", self.format_query, both)
+        add("/api/v1/series", self.series, both)
+        add("/api/v1/labels", self.label_names, both)
+        add("/api/v1/label/{name}/values", self.label_values, ["GET"])
+        add("/api/v1/metadata", self.metadata, ["GET"])
+        add("/api/v1/query_exemplars", self.query_exemplars, both)
+        add("/api/v1/targets", self.targets_api, ["GET"])
+        add("/api/v1/rules", self.rules_api, ["GET"])
+        add("/api/v1/alerts", self.alerts_api, ["GET"])
+        add("/api/v1/alertmanagers", self.alertmanagers_api, ["GET"])
+        add("/api/v1/status/buildinfo", self.buildinfo, ["GET"])
+        add("/api/v1/status/runtimeinfo", self.runtimeinfo, ["GET"])
+        add("/api/v1/status/flags", self.flags_api, ["GET"])
+        add("/api/v1/status/config", self.config_api, ["GET"])
+        add("/api/v1/status/tsdb", self.tsdb_status, ["GET"])
         return r
 
     def _wrap(self, handler):

@@ -205,12 +205,15 @@ class ChunkTable:
         mint: int | None = None,
         maxt: int | None = None,
         cache: GroupCache | None = None,
+        lazy_values: bool = False,
     ) -> Runs:
         """Like ``read`` but without gathering: the samples of each chunk of
         ``rows`` in ``[mint, maxt]`` as a run in the decoded buffers, for
         callers that copy them once into their own output (``merge.assemble``).
         Only the pages overlapping the range are decoded, and of those only
-        the groups holding a wanted chunk (taken from ``cache`` when there)."""
+        the groups holding a wanted chunk (taken from ``cache`` when there).
+        With ``lazy_values`` the values are decoded only when the caller
+        asks for them (``Runs.values()``)."""
         rows = np.asarray(rows, np.int64)
         n = len(rows)
         lo = _I64_MIN if mint is None else mint
@@ -253,8 +256,15 @@ class ChunkTable:
                     return Runs.empty(n)
         vg = np.searchsorted(self.vg_chunk, ch, "right") - 1
         full = self.uts_len[self.chunk_tsref[ch]].astype(np.int64)
-        vbuf, cstart, _ = self._load(VALUES, ch, vg, self.chunk_voff[ch], full, cache, added)
-        return Runs(counts, tbuf, tstart, vbuf, cstart + chunk_lo, pos)
+        voff = self.chunk_voff[ch]
+
+        def load() -> tuple[np.ndarray, np.ndarray]:
+            vbuf, cstart, _ = self._load(VALUES, ch, vg, voff, full, cache, added)
+            return vbuf, cstart + chunk_lo
+
+        if lazy_values:
+            return Runs(counts, tbuf, tstart, None, None, pos, load)
+        return Runs(counts, tbuf, tstart, *load(), pos)
 
     def _chunks_of(self, rows: np.ndarray, pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Chunks of ``rows`` in ``pages`` (page by page, rows ascending) and
@@ -327,11 +337,13 @@ class ChunkTable:
         data: list[np.ndarray | None] = []
         lens = np.empty(len(glist), np.int64)
         starts = np.empty(len(items), np.int64)
+        lacking: dict[int, PartialGroup] = {}  # partial entries without some of our items
         for j, hit in enumerate(found):
             a, b = bounds[j], bounds[j + 1]
             if isinstance(hit, PartialGroup):
                 k = hit.find(items[a:b])
                 if k is None:
+                    lacking[j] = hit
                     hit = None
                 else:
                     data.append(hit.data)
@@ -357,17 +369,33 @@ class ChunkTable:
             # adds at most what the cache admits, so a wide one cannot
             # flush it
             a, b = bounds[j], bounds[j + 1]
-            sparse = int(length[a:b].sum()) * SPARSE_SHARE < len(seg)
-            size = 8 * int(length[a:b].sum()) + 16 * (b - a) if sparse else seg.nbytes
+            keep, keep_pos, keep_len = items[a:b], pos[a:b], length[a:b]
+            if j in lacking:
+                # another read's items of this group are kept: keep theirs
+                # and ours, or two reads of one group (a / b) replace each
+                # other's entry and both decode every time
+                keep = np.union1d(lacking[j].items, keep)
+                keep_pos, keep_len = self._layout(kind, keep)
+            wanted = int(keep_len.sum())
+            sparse = wanted * SPARSE_SHARE < len(seg)
+            size = 8 * wanted + 16 * len(keep) if sparse else seg.nbytes
             key = (uid, kind, g)
-            if not cache.admits(added + size) or not cache.second_time(key):
+            # every decode counts as one, also past this read's share
+            if not cache.second_time(key) or not cache.admits(added + size):
                 continue
             if sparse:
-                cache.put(key, PartialGroup.of(items[a:b], seg, pos[a:b], length[a:b]))
+                cache.put(key, PartialGroup.of(keep, seg, keep_pos, keep_len))
             else:  # a lone group is the buffer itself: the cache takes it
                 cache.put(key, out if len(glist) == 1 else seg.copy())
             added += size
         return out, starts, added
+
+    def _layout(self, kind: int, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Position inside its decoded group and length of each item (chunk
+        ids for VALUES, unique timestamp arrays for TIMESTAMPS)."""
+        if kind == VALUES:
+            return self.chunk_voff[items].astype(np.int64), self.uts_len[self.chunk_tsref[items]].astype(np.int64)
+        return self.uts_off[items].astype(np.int64), self.uts_len[items].astype(np.int64)
 
     def _decode_timestamp_group(self, g: int, out: np.ndarray) -> None:
         codec.decode_into(self._group_bytes(self.tgroups, g), out)
@@ -503,14 +531,28 @@ class Runs:
     ``ts_src[ts_start[i]:ts_start[i]+counts[i]]`` and likewise for values,
     and belongs to row ``row[i]`` of the read (row *i* when ``row`` is
     None). A row's runs are listed in time order and do not overlap; a read
-    of paged data yields one run per chunk."""
+    of paged data yields one run per chunk. A read may defer decoding the
+    values (``load_values``; then ``val_src``/``val_start`` are None):
+    ``values()`` decodes them, so that a merge of several sources holds one
+    source's decoded values at a time, not all of them::
+
+        val_src, val_start = runs.values()
+    """
 
     counts: np.ndarray
     ts_src: np.ndarray
     ts_start: np.ndarray
-    val_src: np.ndarray
-    val_start: np.ndarray
+    val_src: np.ndarray | None
+    val_start: np.ndarray | None
     row: np.ndarray | None = None
+    load_values: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+
+    def values(self) -> tuple[np.ndarray, np.ndarray]:
+        """(val_src, val_start), decoded now when the read deferred them
+        (each call decodes again: call it once)."""
+        if self.load_values is not None:
+            return self.load_values()
+        return self.val_src, self.val_start
 
     @classmethod
     def empty(cls, n: int) -> Runs:
@@ -528,7 +570,8 @@ class Runs:
 
     def to_csr(self, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(counts per row, timestamps, values) for rows ``0..n_rows-1``."""
-        c, t0, v0 = self.counts, self.ts_start, self.val_start
+        val_src, val_start = self.values()
+        c, t0, v0 = self.counts, self.ts_start, val_start
         if self.row is None:
             per_row = np.zeros(n_rows, np.int64)
             per_row[: len(c)] = c
@@ -536,7 +579,7 @@ class Runs:
             order = np.argsort(self.row, kind="stable")  # keeps each row's runs in time order
             c, t0, v0 = c[order], t0[order], v0[order]
             per_row = np.bincount(self.row, weights=self.counts, minlength=n_rows).astype(np.int64)
-        return per_row, gather_ranges(self.ts_src, t0, c), gather_ranges(self.val_src, v0, c)
+        return per_row, gather_ranges(self.ts_src, t0, c), gather_ranges(val_src, v0, c)
 
 
 def unique_rows(counts: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -259,10 +259,13 @@ class HeadSnapshot:
         """CSR samples of ``self.sids`` (same order) within ``[mint, maxt]``."""
         return assemble(len(self.sids), self.pieces(mint, maxt))
 
-    def pieces(self, mint: int, maxt: int, cache: GroupCache | None = None) -> list[tuple[np.ndarray, Runs]]:
+    def pieces(
+        self, mint: int, maxt: int, cache: GroupCache | None = None, lazy_values: bool = False
+    ) -> list[tuple[np.ndarray, Runs]]:
         """Samples within ``[mint, maxt]`` as ``merge.assemble`` pieces whose
         rows are positions in ``self.sids``; oldest source first. Parts'
-        decoded groups come from and go to ``cache``."""
+        decoded groups come from and go to ``cache``; ``lazy_values`` defers
+        decoding parts' values (``ChunkTable.read_runs``)."""
         pieces = []
         for part in self.parts:
             if part.maxt < mint or part.mint > maxt:
@@ -272,7 +275,7 @@ class HeadSnapshot:
                 continue
             keep = (part.table.row_mint[rows] <= maxt) & (part.table.row_maxt[rows] >= mint)
             rows, which = rows[keep], which[keep]
-            pieces.append((which, part.table.read_runs(rows, mint, maxt, cache)))
+            pieces.append((which, part.table.read_runs(rows, mint, maxt, cache, lazy_values)))
         if len(self.sids):
             for log, n in self.logs:
                 if n == 0:

@@ -77,10 +77,11 @@ class TSDBQuerier:
         loaded = 0
         for (src, rows, _), out in zip(sources, out_of):
             if isinstance(src, Block):
-                src_pieces = [(out, src.table.read_runs(rows, self.mint, self.maxt, self._cache))]
+                src_pieces = [(out, src.table.read_runs(rows, self.mint, self.maxt, self._cache, lazy_values=True))]
             else:  # head: rows of its pieces are positions in snap.sids
                 src_pieces = [
-                    (out[which], runs) for which, runs in src.pieces(self.mint, self.maxt, self._cache)
+                    (out[which], runs)
+                    for which, runs in src.pieces(self.mint, self.maxt, self._cache, lazy_values=True)
                 ]
             loaded += sum(runs.num_samples for _, runs in src_pieces)
             if hints.max_samples and loaded > hints.max_samples:
@@ -89,7 +90,8 @@ class TSDBQuerier:
                     f"(more than max_samples={hints.max_samples})"
                 )
             pieces.extend(src_pieces)
-        counts, ts, vals = assemble(n, pieces)
+        del src_pieces
+        counts, ts, vals = assemble(n, pieces, consume=True)
         if hints.max_samples and len(ts) > hints.max_samples:
             raise QueryLimitError(
                 f"query processing would load too many samples into memory "

@@ -141,6 +141,41 @@ def test_dense_reads_keep_whole_groups_and_wide_reads_add_a_bounded_share(monkey
     assert 0 < small.nbytes <= small.capacity_bytes // 4
 
 
+def test_a_group_kept_for_some_series_is_kept_for_others_the_first_time_they_are_read(monkeypatch):
+    t, _ = table_of(64, 2, 4000)
+    cache = GroupCache(4 << 20)  # one read may add all it decodes
+    user = np.arange(0, 64, 8)  # one CPU mode...
+    for _ in range(2):
+        t.read_runs(user, 0, 2 * 3_600_000, cache)  # kept (in part) the second time
+    calls = decode_counter(monkeypatch)
+    t.read_runs(user, 0, 2 * 3_600_000, cache)
+    assert calls["n"] == 0
+    idle = user + 1  # ...and another one, in the same groups
+    first = t.read_runs(idle, 0, 2 * 3_600_000, cache)  # groups decoded before: kept now
+    decoded = calls["n"]
+    assert decoded > 0
+    again = t.read_runs(idle, 0, 2 * 3_600_000, cache)
+    assert calls["n"] == decoded  # all from the cache
+    same_runs(again, first, len(idle))
+    same_runs(again, t.read_runs(idle, 0, 2 * 3_600_000), len(idle))
+
+
+def test_two_sparse_reads_of_the_same_groups_both_end_up_cached(monkeypatch):
+    t, _ = table_of(64, 2, 4000)
+    cache = GroupCache(1 << 20)
+    available, total = np.arange(0, 64, 16), np.arange(1, 64, 16)  # a / b of the same groups
+    for _ in range(3):
+        t.read_runs(available, 0, 2 * 3_600_000, cache)
+        t.read_runs(total, 0, 2 * 3_600_000, cache)
+    expected = {id(rows): t.read_runs(rows, 0, 2 * 3_600_000) for rows in (available, total)}
+    calls = decode_counter(monkeypatch)
+    for rows in (available, total, available):
+        same_runs(t.read_runs(rows, 0, 2 * 3_600_000, cache), expected[id(rows)], len(rows))
+    assert calls["n"] == 0
+    entries = [cache.get(k) for k in list(cache._entries)]
+    assert entries and all(isinstance(e, PartialGroup) for e in entries)
+
+
 def test_cache_metrics_count_hits_and_misses():
     m = TSDBMetrics(CollectorRegistry())
     t, _ = table_of(32, 1, 2000)
@@ -181,7 +216,7 @@ def test_tsdb_selects_use_the_cache_and_match_the_reference(open_db, clock):
 def test_keys_decoded_once_are_remembered_for_a_while():
     c = GroupCache(1 << 20)
     assert not c.second_time((1, 0, 0)) and c.second_time((1, 0, 0))
-    assert not c.second_time((1, 0, 0))  # asked again: remembered afresh
+    assert c.second_time((1, 0, 0))  # still remembered
     from storage.tsdb import groupcache
 
     for g in range(1, groupcache.DOORKEEPER_KEYS + 1):

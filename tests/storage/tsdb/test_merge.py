@@ -46,18 +46,36 @@ def as_piece(rows: list[list[int]], k: int, rng: np.random.Generator):
     return out_rows, runs
 
 
+def deferred(runs: Runs, loads: list[int]) -> Runs:
+    """The same runs with their values decoded only on request (counted in ``loads``)."""
+
+    def load():
+        loads.append(1)
+        return runs.val_src, runs.val_start
+
+    return Runs(runs.counts, runs.ts_src, runs.ts_start, None, None, runs.row, load)
+
+
 @pytest.mark.parametrize("slice_run", [1, 10**9])
+@pytest.mark.parametrize("lazy", [False, True])
 @settings(max_examples=100, deadline=None)
 @given(st.lists(source, min_size=1, max_size=4), st.integers(0, 2**32 - 1))
-def test_assemble_is_the_union_with_the_oldest_source_first(slice_run, sources, seed):
+def test_assemble_is_the_union_with_the_oldest_source_first(slice_run, lazy, sources, seed):
     rng = np.random.default_rng(seed)
     pieces = [as_piece(rows, k, rng) for k, rows in enumerate(sources)]
+    loads: list[int] = []
+    if lazy:
+        pieces = [(rows, deferred(runs, loads)) for rows, runs in pieces]
     orig = merge.MERGE_SLICE_RUN
     merge.MERGE_SLICE_RUN = slice_run  # both copy strategies of several sources
     try:
-        counts, ts, vals = merge.assemble(N_ROWS, pieces)
+        counts, ts, vals = merge.assemble(N_ROWS, pieces, consume=lazy)
     finally:
         merge.MERGE_SLICE_RUN = orig
+    if lazy:
+        # each source's values are decoded once (sources with no samples never)
+        assert len(loads) == sum(1 for rows in sources if any(rows))
+        assert pieces == []  # handed over
     offs = np.concatenate([[0], np.cumsum(counts)])
     for row in range(N_ROWS):
         first: dict[int, float] = {}

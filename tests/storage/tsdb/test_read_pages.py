@@ -174,18 +174,25 @@ def test_paged_reads_match_the_stored_samples(batches, page_ms, group, data):
     assert_read(t, counts, ts, vals, range(len(all_rows)), -(2**63), 2**63 - 1)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.lists(st.integers(-50, 50), min_size=1, max_size=30).map(sorted), min_size=1, max_size=20),
+    # up to FEW_SEGMENTS segments are searched one by one, more by bisecting them together
+    st.lists(st.lists(st.integers(-50, 50), min_size=1, max_size=30).map(sorted), min_size=1, max_size=40),
     st.integers(-60, 60),
     st.sampled_from(["left", "right"]),
+    st.booleans(),
+    st.data(),
 )
-def test_search_segments_is_searchsorted_per_segment(segments, x, side):
+def test_search_segments_is_searchsorted_per_segment(segments, x, side, one_x_each, data):
     src = np.array([v for s in segments for v in s], np.int64)
     lens = np.array([len(s) for s in segments])
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    xs = [x] * len(segments)
+    if one_x_each:
+        xs = data.draw(st.lists(st.integers(-60, 60), min_size=len(segments), max_size=len(segments)))
+        x = np.array(xs, np.int64)
     got = search_segments(src, starts, lens, x, side)
-    assert got.tolist() == [int(np.searchsorted(np.array(s), x, side)) for s in segments]
+    assert got.tolist() == [int(np.searchsorted(np.array(s), v, side)) for s, v in zip(segments, xs)]
 
 
 def test_value_groups_store_decimal_integers_and_still_read_delta_streams():
