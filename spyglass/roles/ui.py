@@ -58,10 +58,23 @@ class UIRole:
             store=self.dashboard_store,
             transport=_Internal(verify=False),
             registry=self.registry,
-            scrape_interval_ms=int(self.config.global_.scrape_interval * 1000),
+            scrape_interval_ms=int(self._collection_interval_s() * 1000),
         )
         self.ui.set_app(WSGIMiddleware(dash_app.server, workers=8))
         log.info("UI ready", extra={"seconds": round(time.monotonic() - t0, 3)})
+
+    def _collection_interval_s(self) -> float:
+        """What the UI takes as the data's resolution (Grafana's data source "scrape
+        interval": the floor of a panel's step, the base of ``$__rate_interval``): the
+        shortest interval this process collects at. With Prometheus's default
+        ``global.scrape_interval`` of 1m but host metrics every 15 s, a 1m floor would
+        draw this machine's graphs with a quarter of their points."""
+        c = self.config
+        intervals = [c.global_.scrape_interval]
+        intervals += [sc.scrape_interval for sc in c.scrape_configs if sc.scrape_interval]
+        if self.options.host_metrics and c.host_metrics.enabled:
+            intervals.append(c.host_metrics.interval)
+        return min(intervals)
 
     def _build_ui_logged(self) -> None:
         try:
