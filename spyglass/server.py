@@ -40,7 +40,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.routing import Match
 
 from spyglass.config import ConfigError, SpyglassConfig, load_config, parse_listen_address
-from spyglass.http import AuthMiddleware, HTTPTelemetry, RequestMetricsMiddleware
+from spyglass.http import AuthMiddleware, HTTPTelemetry, RequestMetricsMiddleware, RouteTable
 from spyglass.roles import StartupError
 from spyglass.roles.alerting import AlertingRole
 from spyglass.roles.collector import CollectorRole
@@ -159,6 +159,8 @@ class Stack(CollectorRole, AlertingRole, UIRole):
         # (name, notify(expr, alerts)): where the rule manager's alerts go
         self.alert_sinks: list[tuple[str, Callable[[str, list], None]]] = []
         self.app = self._build_app()
+        # the hot API routes, served without the FastAPI layers (roles add to it)
+        self.route_table = RouteTable(self.app)
 
     @property
     def scheduler(self):
@@ -293,16 +295,19 @@ class Stack(CollectorRole, AlertingRole, UIRole):
         return f"{scheme}://{host}:{port}"
 
     def asgi(self, app: FastAPI | None = None):
-        """An app with middleware; auth wraps everything but the probes."""
+        """An app with middleware, outermost first: auth (when configured; not for the
+        probes), request metrics, gzip (answers of 4 KiB and more), then for the main
+        app the start gate and the route table (the query API without FastAPI's layers)."""
         from starlette.middleware.gzip import GZipMiddleware
 
         auth = self.config.server.auth
         if app is None:
-            app = StartGate(self.app, self.started, self._early)
+            app = StartGate(self.route_table, self.started, self._early)
         inner = RequestMetricsMiddleware(GZipMiddleware(app, minimum_size=4096), self.http_telemetry)
         tokens = list(auth.bearer_tokens)
-        if auth.basic_auth_users or tokens:
-            tokens.append(self._internal_token)  # the UI's own calls to the APIs
+        if not (auth.basic_auth_users or tokens):
+            return inner  # auth is off (the default): no layer to pass through
+        tokens.append(self._internal_token)  # the UI's own calls to the APIs
         return AuthMiddleware(inner, auth.basic_auth_users, tokens)
 
     # --- running ----------------------------------------------------------------
@@ -449,6 +454,8 @@ class Stack(CollectorRole, AlertingRole, UIRole):
             access_log=False,
             lifespan="off",
             ws="none",  # no WebSocket routes; loading a WebSocket protocol is start-up time
+            # httptools (C) rather than h11 (pure Python): ~0.07 ms less per request
+            http="httptools",
             timeout_graceful_shutdown=int(self.config.server.shutdown_timeout),
             ssl_certfile=tls.cert_file if tls else None,
             ssl_keyfile=tls.key_file if tls else None,

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Route
 
 from collector.api import jsonfmt
+from collector.api.lanes import Lanes
 from collector.api.params import (
     MAX_TIME_MS,
     MIN_TIME_MS,
@@ -34,6 +35,7 @@ from spyglass.version import build_info
 from storage.interface import SelectHints, Storage
 from storage.labels import Labels
 from storage.promql import Engine, PromQLError
+from storage.promql.errors import QueryTimeoutError
 
 # Prometheus's errorType → HTTP status.
 _STATUS = {
@@ -131,16 +133,20 @@ class PrometheusAPI:
     start_time_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     clock: Callable[[], float] = time.time
     storage_retention: str = "15d"
+    # which queries are quick enough to answer on the event loop (see ``lanes``)
+    lanes: Lanes = field(default_factory=Lanes)
 
     def router(self) -> APIRouter:
         r = APIRouter()
         both = ["GET", "POST"]
 
-        def add(path: str, handler, methods: list[str]) -> None:
-            r.routes.append(_Route(path, self._wrap(handler), methods=methods))
+        def add(path: str, handler, methods: list[str], lane: str = "pool") -> None:
+            r.routes.append(_Route(path, self._wrap(handler, lane), methods=methods))
 
-        add("/api/v1/query", self.query, both)
-        add("/api/v1/query_range", self.query_range, both)
+        # lanes: "inline" answers from memory in microseconds; "learned" runs inline
+        # once known to be quick (``Lanes``); "pool" always runs in a worker thread
+        add("/api/v1/query", self.query, both, "learned")
+        add("/api/v1/query_range", self.query_range, both, "learned")
         add("/api/v1/format_query", self.format_query, both)
         add("/api/v1/series", self.series, both)
         add("/api/v1/labels", self.label_names, both)
@@ -151,19 +157,44 @@ class PrometheusAPI:
         add("/api/v1/rules", self.rules_api, ["GET"])
         add("/api/v1/alerts", self.alerts_api, ["GET"])
         add("/api/v1/alertmanagers", self.alertmanagers_api, ["GET"])
-        add("/api/v1/status/buildinfo", self.buildinfo, ["GET"])
-        add("/api/v1/status/runtimeinfo", self.runtimeinfo, ["GET"])
-        add("/api/v1/status/flags", self.flags_api, ["GET"])
+        add("/api/v1/status/buildinfo", self.buildinfo, ["GET"], "inline")
+        add("/api/v1/status/runtimeinfo", self.runtimeinfo, ["GET"], "inline")
+        add("/api/v1/status/flags", self.flags_api, ["GET"], "inline")
         add("/api/v1/status/config", self.config_api, ["GET"])
         add("/api/v1/status/tsdb", self.tsdb_status, ["GET"])
         return r
 
-    def _wrap(self, handler):
+    def _wrap(self, handler, lane: str = "pool"):
+        lanes, name = self.lanes, handler.__name__
+
+        def timed(params: dict[str, list[str]], key: tuple | None) -> Response:
+            t = time.perf_counter()
+            try:
+                return handler(params)
+            finally:
+                lanes.record(key, time.perf_counter() - t)
+
+        async def run(params: dict[str, list[str]]) -> Response:
+            if lane == "inline":
+                return handler(params)
+            key = lanes.key(name, params) if lane == "learned" else None
+            if lanes.quick(key):
+                t = time.perf_counter()
+                try:
+                    resp = handler(params, timeout_s=lanes.budget_s)
+                except QueryTimeoutError:
+                    # quick last time, not now: the pool runs it with the full timeout
+                    lanes.record(key, float("inf"))
+                else:
+                    lanes.record(key, time.perf_counter() - t)
+                    return resp
+            return await run_in_threadpool(timed, params, key)
+
         async def endpoint(request: Request) -> Response:
             params = await _params(request)
             params.update({k: [v] for k, v in request.path_params.items()})
             try:
-                return await run_in_threadpool(handler, params)
+                return await run(params)
             except BadParam as e:
                 return error("bad_data", str(e))
             except APIError as e:
@@ -171,7 +202,7 @@ class PrometheusAPI:
             except PromQLError as e:
                 return error(e.error_type, str(e))
 
-        endpoint.__name__ = handler.__name__
+        endpoint.__name__ = name
         return endpoint
 
     # --- queries --------------------------------------------------------------
@@ -198,7 +229,7 @@ class PrometheusAPI:
             data += ',"stats":' + json.dumps(_stats_json(res.stats))
         return success(data + "}", warnings, res.infos)
 
-    def query(self, p):
+    def query(self, p, timeout_s: float | None = None):
         expr = _one(p, "query")
         if expr is None or expr == "":
             raise BadParam('invalid parameter "query": query must not be empty' if expr == "" else
@@ -207,10 +238,10 @@ class PrometheusAPI:
         ts = parse_time(t, "time") if t else int(self.clock() * 1000)
         self._check_timeout(p)
         limit = parse_limit(_one(p, "limit"))
-        res = self.engine.instant_query(self.storage, expr, ts)
+        res = self.engine.instant_query(self.storage, expr, ts, timeout_s=timeout_s)
         return self._result(res, limit, _one(p, "stats") == "all")
 
-    def query_range(self, p):
+    def query_range(self, p, timeout_s: float | None = None):
         expr = _one(p, "query")
         for name in ("start", "end", "step"):
             if not _one(p, name):
@@ -235,7 +266,7 @@ class PrometheusAPI:
         if not expr:
             raise BadParam('invalid parameter "query": no query provided')
         limit = parse_limit(_one(p, "limit"))
-        res = self.engine.range_query(self.storage, expr, start, end, step)
+        res = self.engine.range_query(self.storage, expr, start, end, step, timeout_s=timeout_s)
         return self._result(res, limit, _one(p, "stats") == "all")
 
     def _check_timeout(self, p) -> None:

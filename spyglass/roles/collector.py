@@ -99,7 +99,9 @@ class CollectorRole:
             reload_status=lambda: self._last_reload,
             storage_retention=retention_text(self.config),
         )
-        self.app.include_router(api.router())
+        router = api.router()
+        self.app.include_router(router)
+        self.route_table.add(router.routes)  # the same routes, straight to their endpoints
 
     def _mount_receivers(self) -> None:
         from collector.receivers import influx, otlp, remote_write
