@@ -235,8 +235,7 @@ class AlertingRule:
         return Labels.from_dict(d)
 
     def timed_eval(self, query: QueryFunc, ts_ms: int, query_offset_ms: int, limit: int):
-        with self.status.timing(ts_ms):
-            return self.eval(query, ts_ms, query_offset_ms, limit)
+        return self.status.timed(ts_ms, self.eval, query, ts_ms, query_offset_ms, limit)
 
     # --- notification ----------------------------------------------------------
     def alerts_to_send(self, ts_ms: int, resend_delay_ms: int, interval_ms: int) -> list[NotifierAlert]:

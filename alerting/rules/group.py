@@ -105,8 +105,9 @@ class Group:
         m.group_rules.labels(self.key).set(len(self.rules))
         m.iterations_missed.labels(self.key)
         m.iterations_scheduled.labels(self.key)
-        m.evaluations.labels(self.key)
-        m.evaluation_failures.labels(self.key)
+        # bound once: every rule of every evaluation counts in them
+        self._evaluations = m.evaluations.labels(self.key)
+        self._evaluation_failures = m.evaluation_failures.labels(self.key)
 
     # --- identity --------------------------------------------------------------
     @property
@@ -152,12 +153,12 @@ class Group:
         offset = self.query_offset_ms
         samples_total = 0
         for i, rule in enumerate(self.rules):
-            m.evaluations.labels(self.key).inc()
+            self._evaluations.inc()
             try:
                 vector = rule.timed_eval(self.opts.query_func, ts_ms, offset, self.limit)
             except Exception as e:  # noqa: BLE001 - any failure of one rule must not stop the others
                 rule.status.set_result(e)
-                m.evaluation_failures.labels(self.key).inc()
+                self._evaluation_failures.inc()
                 self.opts.logger.warning("evaluating rule %r of group %r failed: %s", rule.name, self.key, e)
                 continue
             finally:

@@ -54,5 +54,4 @@ class RecordingRule:
         return ("record", self.name, self.expr, self.labels)
 
     def timed_eval(self, query: QueryFunc, ts_ms: int, query_offset_ms: int, limit: int):
-        with self.status.timing(ts_ms):
-            return self.eval(query, ts_ms, query_offset_ms, limit)
+        return self.status.timed(ts_ms, self.eval, query, ts_ms, query_offset_ms, limit)

@@ -37,19 +37,21 @@ class Groups:
 
     def __init__(self, labels: list[Labels], grouping: tuple[str, ...], without: bool):
         index: dict[tuple, int] = {}
-        self.ids = np.empty(len(labels), dtype=np.int64)
         self.labels: list[Labels] = []
         if without:
             project = LabelProjector(set(grouping) | {METRIC_NAME}, keep=False)
         else:
             project = LabelProjector(grouping, keep=True)
-        for i, ls in enumerate(labels):
+        ids: list[int] = []
+        for ls in labels:
             key = project(ls)
             g = index.get(key)
             if g is None:
                 g = index[key] = len(self.labels)
                 self.labels.append(Labels.from_sorted_flat(key))
-            self.ids[i] = g
+            ids.append(g)
+        # one conversion: setting numpy elements one by one costs more than the dict work
+        self.ids = np.fromiter(ids, np.int64, len(ids))
         self.count = len(self.labels)
         order = np.argsort(self.ids, kind="stable")
         self.order = order
@@ -89,6 +91,8 @@ def _kahan_sum(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-group (sum, compensation) of present values, members in rank order."""
     T = values.shape[1]
+    if T == 1 and len(ids) < _SCALAR_PER_RANK * max_size:
+        return _kahan_sum_instant(values[:, 0], present[:, 0], ids, count)
     if max_size > CHUNK:
         chunk = rank // CHUNK
         n_chunks = (max_size + CHUNK - 1) // CHUNK
@@ -128,6 +132,40 @@ def _kahan_sum(
             total[g] = np.where(p, t, total[g])
             comp[g] = np.where(p, cc, comp[g])
     return total, comp
+
+
+# One rank of the array loops costs about as much as this many scalar
+# additions: an instant sum over few large groups (``sum(rate(x[5m]))`` over
+# hundreds of series) adds its members one by one in plain floats instead.
+_SCALAR_PER_RANK = 48
+
+
+def _kahan_sum_instant(
+    values: np.ndarray, present: np.ndarray, ids: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_kahan_sum`` of one step, member by member in input order (which is
+    rank order): exactly Prometheus's sequence of ``kahansum.Inc``, the first
+    present member of a group taken as is."""
+    rows = np.flatnonzero(present)
+    total = [0.0] * count
+    comp = [0.0] * count
+    seen = [False] * count
+    isinf = math.isinf
+    for g, x in zip(ids[rows].tolist(), values[rows].tolist()):
+        if not seen[g]:
+            seen[g] = True
+            total[g] = x
+            continue
+        s = total[g]
+        t = s + x
+        if isinf(t):
+            comp[g] = 0.0
+        elif abs(s) >= abs(x):
+            comp[g] += (s - t) + x
+        else:
+            comp[g] += (x - t) + s
+        total[g] = t
+    return np.array(total, np.float64).reshape(count, 1), np.array(comp, np.float64).reshape(count, 1)
 
 
 def _kahan_sum_dense(
@@ -397,6 +435,13 @@ def _order_rows(v: StepVector, groups: Groups, sel: np.ndarray, op: str) -> np.n
     return rows[order]
 
 
+# Aggregations whose result over no series is no series, with nothing to
+# report (quantile warns about its parameter, count_values checks its label).
+_EMPTY_IN_EMPTY_OUT = frozenset(
+    {"sum", "avg", "count", "group", "max", "min", "stddev", "stdvar"}
+)
+
+
 def aggregate(
     op: str,
     v: StepVector,
@@ -410,6 +455,8 @@ def aggregate(
     """Evaluate aggregation ``op`` of ``v``. ``param`` is a per-step array (topk's k,
     quantile's q) or the label name of ``count_values``."""
     T = v.num_steps
+    if len(v) == 0 and op in _EMPTY_IN_EMPTY_OUT:
+        return StepVector.empty(T)
     if op == "count_values":
         return _count_values(v, param, grouping, without)
     groups = Groups(v.labels, grouping, without)

@@ -111,10 +111,9 @@ class Signatures:
         sig = LabelProjector(names, keep=m.on)
 
         def ids(side: list[Labels]) -> np.ndarray:
-            out = np.empty(len(side), dtype=np.int64)
-            for i, ls in enumerate(side):
-                out[i] = index.setdefault(sig(ls), len(index))
-            return out
+            # a list and one conversion: numpy item assignment is the slow part
+            out = [index.setdefault(sig(ls), len(index)) for ls in side]
+            return np.fromiter(out, np.int64, len(out))
 
         self.lhs = ids(lhs)
         self.rhs = ids(rhs)
@@ -128,8 +127,10 @@ def _presence(ids: np.ndarray, present: np.ndarray, count: int) -> np.ndarray:
 
 
 def set_binop(op: str, lhs: StepVector, rhs: StepVector, m: ast.VectorMatching) -> StepVector:
-    sig = Signatures(lhs.labels, rhs.labels, m)
     T = lhs.num_steps
+    if len(lhs) == 0 and op in ("and", "unless") or len(rhs) == 0 and op == "and":
+        return StepVector.empty(T)
+    sig = Signatures(lhs.labels, rhs.labels, m)
     if op == "and":
         have = _presence(sig.rhs, rhs.present, sig.count) > 0
         present = lhs.present & have[sig.lhs]
@@ -207,6 +208,10 @@ def vector_binop(
     """Arithmetic or comparison between two vectors (one-to-one, many-to-one,
     one-to-many), with the experimental ``fill()`` modifiers."""
     T = lhs.num_steps
+    if (len(lhs) == 0 or len(rhs) == 0) and m.fill_lhs is None and m.fill_rhs is None:
+        # nothing can match (and no duplicate can be found): most rule
+        # expressions meet an empty side on a typical cluster
+        return StepVector.empty(T)
     sig = Signatures(lhs.labels, rhs.labels, m)
     swap = m.card == "one-to-many"
     many, one = (rhs, lhs) if swap else (lhs, rhs)

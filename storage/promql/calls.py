@@ -248,6 +248,10 @@ def range_call(ev: "Evaluator", c: ast.Call) -> StepVector:
         if len(bad) and len(points.timestamps):
             for x in dict.fromkeys(bad.tolist()):
                 ev.ctx.notes.warn(notes_.invalid_quantile(x), c.args[range_idx].pos)
+    if len(points) == 0 and not others:
+        # no series, no parameters to validate: no result (the common case of
+        # rule expressions over metrics a cluster does not have)
+        return StepVector.empty(ev.T)
     ev.ctx.limits.check_cells(len(points) * max(len(refs), ev.T))
     values, present = evaluate_blocked(
         range_functions.evaluate, name, points, starts, refs, eval_times, range_ms, args_now

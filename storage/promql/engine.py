@@ -46,7 +46,7 @@ from storage.promql.grid import (
 from storage.promql.limits import QueryLimits
 from storage.promql.metrics import EngineMetrics
 from storage.promql.parser import parse
-from storage.promql.preprocess import preprocess
+from storage.promql.preprocess import PreparedCache
 from storage.promql.value import Sample, Scalar, Series, String
 
 _TYPE_NAMES = {
@@ -150,6 +150,7 @@ class Engine:
         self.metrics = EngineMetrics.for_registry(registry)
         self.metrics.concurrent_max.set(self.options.max_concurrent)
         self._slots = threading.BoundedSemaphore(max(1, self.options.max_concurrent))
+        self._prepared = PreparedCache()
 
     # --- public API ----------------------------------------------------------------
     def parse(self, expr: str) -> ast.Expr:
@@ -304,7 +305,7 @@ class Engine:
             opts.delayed_name_removal,
         )
         t1 = self.clock()
-        prepared = preprocess(tree, start, end, step)
+        prepared = self._prepared.prepare(tree, start, end, step)
         grid = Grid(start, end, step if step else 1)
         stats.prepare_s = self.clock() - t1
         t2 = self.clock()

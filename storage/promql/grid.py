@@ -144,17 +144,16 @@ def merge_same_labels(v: StepVector, keep_order: bool = False) -> StepVector:
     n = len(v.labels)
     if n < 2:
         return v
-    index: dict[Labels, int] = {}
-    first: list[int] = []
-    group = np.empty(n, dtype=np.int64)
-    for i, ls in enumerate(v.labels):
-        g = index.get(ls)
-        if g is None:
-            g = index[ls] = len(first)
-            first.append(i)
-        group[i] = g
-    if len(first) == n:
+    # distinct label sets first (the common answer: nothing to merge)
+    index = dict.fromkeys(v.labels)
+    if len(index) == n:
         return v
+    first: list[int] = []
+    for i, ls in enumerate(v.labels):
+        if index[ls] is None:
+            index[ls] = len(first)
+            first.append(i)
+    group = np.fromiter(map(index.__getitem__, v.labels), np.int64, n)
     G = len(first)
     counts = group_rows(np.add, group, v.present.astype(np.int32), G)
     if (counts > 1).any():

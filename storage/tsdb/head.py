@@ -59,6 +59,12 @@ def _distinct(a: np.ndarray) -> bool:
     return bool((s[1:] != s[:-1]).all())
 
 
+_NO_SIDS = np.empty(0, np.int64)
+_NO_SIDS.flags.writeable = False
+# label pairs whose posting lists are kept as arrays (``_HeadIndex._array``)
+_POSTINGS_ARRAYS_MAX = 4096
+
+
 class _HeadIndex:
     """The head's postings seen through the ``LabelIndex`` protocol (call under the head lock)."""
 
@@ -79,7 +85,7 @@ class _HeadIndex:
         if not lists:
             return np.empty(0, np.int64)
         if len(lists) == 1:
-            return np.array(lists[0], np.int64)
+            return self._array(name, values[0] if len(values) == 1 else None, lists[0])
         total = sum(map(len, lists))
         # a series has one value per name, so these lists are disjoint: when
         # they hold as many ids as the head has series, they are all of them
@@ -92,6 +98,24 @@ class _HeadIndex:
 
     def postings_for_range(self, name: str, lo: int, hi: int) -> np.ndarray:
         return self.postings_for(name, self.label_values(name)[lo:hi])
+
+    def _array(self, name: str, value: str | None, lst: list[int]) -> np.ndarray:
+        """The ids of one posting list as a read-only array, kept between queries
+        (rules select ``job=``/``__name__=`` again every interval). A list only
+        ever grows in place or is replaced by another (``_gc``), so an entry
+        holding the list itself and its length is valid while both still hold."""
+        if value is None:
+            return np.array(lst, np.int64)
+        cache = self.h._postings_arrays
+        hit = cache.get((name, value))
+        if hit is not None and hit[0] is lst and hit[1] == len(lst):
+            return hit[2]
+        arr = np.array(lst, np.int64)
+        arr.flags.writeable = False
+        if len(cache) >= _POSTINGS_ARRAYS_MAX:
+            cache.clear()
+        cache[(name, value)] = (lst, len(lst), arr)
+        return arr
 
 
 class Head:
@@ -107,6 +131,8 @@ class Head:
         self._labels: list[Labels | None] = []
         self._postings: dict[str, dict[str, list[int]]] = {}
         self._values_cache: dict[str, list[str]] = {}
+        # (name, value) -> (posting list, its length, read-only array of it); read path only
+        self._postings_arrays: dict[tuple[str, str], tuple[list[int], int, np.ndarray]] = {}
         self._live_cache: np.ndarray | None = None
         self._last_ts = SidColumn(np.int64, INT64_MIN)
         self._last_bits = SidColumn(np.uint64, 0)
@@ -731,6 +757,9 @@ class Head:
             if len(sids):
                 keep = (self._first_ts.a[sids] <= maxt) & (self._last_ts.a[sids] >= mint)
                 sids = sids[keep]
+            if len(sids) == 0:
+                # most selects of a rule set match nothing in the head: skip the ordering
+                return HeadSnapshot(_NO_SIDS, [], [], [], _NO_SIDS)
             rank, _ = self._ranks()
             order = np.argsort(rank[sids], kind="stable")
             labels = [self._labels[s] for s in sids[order].tolist()]

@@ -5,7 +5,8 @@ matching series of every source (postings), sort their label sets once into
 the output order (sources holding the same series, as consecutive blocks
 usually do, are just compared), then decode each source's samples — only
 the time pages the range overlaps — and lay them into one CSR
-``SeriesSet`` (``merge.assemble``)::
+``SeriesSet`` (``merge.assemble``). A block's postings for a matcher list are
+kept across queries (blocks never change; rules repeat their selects)::
 
     q = db.querier(start_ms, end_ms)
     ss = q.select([Matcher("=", "__name__", "up")])
@@ -13,6 +14,8 @@ the time pages the range overlaps — and lay them into one CSR
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,7 +49,7 @@ class TSDBQuerier:
         order; for the head, see ``HeadSnapshot.labels``)."""
         out: list[tuple[Block | HeadSnapshot, np.ndarray, list[Labels]]] = []
         for b in self._blocks:
-            rows = select_postings(b.index, matchers) if matchers else b.index.all_postings()
+            rows = _block_postings(b.index, matchers) if matchers else b.index.all_postings()
             if len(rows):
                 rows = b.table.overlapping(rows, self.mint, self.maxt)
             if len(rows):
@@ -137,6 +140,39 @@ class TSDBQuerier:
 
     def close(self) -> None:
         self._blocks = []
+
+
+# A block's index never changes, and rules and dashboards select with the same
+# matchers again and again (most of them, in a typical rule set, matching
+# nothing in most blocks): the ids a matcher list selects are kept per index,
+# read-only, until the index is dropped with its block. Bounded by the number
+# of ids held per index so that wide selects cannot pin much memory.
+_POSTINGS_CACHE_IDS = 1 << 20
+_postings_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_postings_lock = threading.Lock()
+
+
+def _block_postings(index, matchers: Sequence[Matcher]) -> np.ndarray:
+    key = tuple(matchers)
+    per_index = _postings_cache.get(index)
+    if per_index is not None:
+        rows = per_index[0].get(key)
+        if rows is not None:
+            return rows
+    rows = select_postings(index, matchers)
+    if len(rows) > _POSTINGS_CACHE_IDS // 4:
+        return rows
+    rows = rows.view()
+    rows.flags.writeable = False
+    with _postings_lock:
+        per_index = _postings_cache.get(index)
+        # an empty answer costs a slot too: the entry count stays bounded
+        cost = len(rows) + 1
+        if per_index is None or per_index[1] + cost > _POSTINGS_CACHE_IDS:
+            per_index = ({}, 0)
+        per_index[0][key] = rows
+        _postings_cache[index] = (per_index[0], per_index[1] + cost)
+    return rows
 
 
 def _inverse(order: np.ndarray) -> np.ndarray:

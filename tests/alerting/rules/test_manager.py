@@ -142,8 +142,9 @@ def test_scheduled_evaluation_with_apscheduler(tmp_path):
     finally:
         m.stop()
     assert len(calls) >= 3
-    # evaluations happen on the group's slots: 200ms apart
-    assert all(b - a == 200 for a, b in itertools.pairwise(calls[:3]))
+    # evaluations happen on the group's slots: 200ms apart (a loaded machine
+    # may make the scheduler miss a slot, never evaluate off one)
+    assert all(b > a and (b - a) % 200 == 0 for a, b in itertools.pairwise(calls[:3]))
     n = len(calls)
     time.sleep(0.5)
     assert len(calls) == n  # stopped

@@ -146,12 +146,12 @@ def test_kahan_sums_follow_prometheus_in_input_order_on_both_paths(members, step
         seen[g] = rank[i] + 1
     max_size = int(rank.max()) + 1
     dense = ag._kahan_sum_dense(values, present, ids, rank, count, max_size)
-    orig = ag.DENSE_CELLS
-    ag.DENSE_CELLS = -1  # the gather path
+    orig = ag.DENSE_CELLS, ag._SCALAR_PER_RANK
+    ag.DENSE_CELLS, ag._SCALAR_PER_RANK = -1, 0  # the gather path (not the one-step one)
     try:
         gathered = ag._kahan_sum(values, present, ids, rank, count, max_size)
     finally:
-        ag.DENSE_CELLS = orig
+        ag.DENSE_CELLS, ag._SCALAR_PER_RANK = orig
     for a, b in zip(dense, gathered):
         assert np.array_equal(a, b, equal_nan=True)
     for g in range(count):
@@ -161,3 +161,41 @@ def test_kahan_sums_follow_prometheus_in_input_order_on_both_paths(members, step
             with np.errstate(invalid="ignore"):
                 got = dense[0][g, k] + dense[1][g, k]
             assert np.array_equal(got, s + c, equal_nan=True)  # what sum() answers
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.floats(allow_nan=True, allow_infinity=True, width=64), st.booleans()),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_instant_kahan_sum_adds_members_one_by_one_like_prometheus(members):
+    """The one-step path (plain floats, member by member) answers what
+    Prometheus's sequence of kahansum.Inc answers, and what the array paths do."""
+    from storage.promql import aggregations as ag
+
+    ids_raw = np.array([g for g, _, _ in members], np.int64)
+    _, ids = np.unique(ids_raw, return_inverse=True)
+    ids = ids.reshape(-1)
+    count = int(ids.max()) + 1
+    values = np.array([[v] for _, v, _ in members], np.float64)
+    present = np.array([[p] for _, _, p in members], bool)
+    rank = np.zeros(len(ids), np.int64)
+    seen: dict[int, int] = {}
+    for i, g in enumerate(ids.tolist()):
+        rank[i] = seen.get(g, 0)
+        seen[g] = rank[i] + 1
+    max_size = int(rank.max()) + 1
+    s, c = ag._kahan_sum_instant(values[:, 0], present[:, 0], ids, count)
+    assert s.shape == c.shape == (count, 1)
+    dense = ag._kahan_sum_dense(values, present, ids, rank, count, max_size)
+    with np.errstate(invalid="ignore"):
+        got = s + c
+        via_arrays = dense[0] + dense[1]
+    for g in range(count):
+        xs = [float(values[i, 0]) for i in range(len(ids)) if ids[i] == g and present[i, 0]]
+        want_s, want_c = _neumaier(xs)
+        assert np.array_equal(got[g, 0], want_s + want_c, equal_nan=True)
+    assert np.array_equal(got, via_arrays, equal_nan=True)
