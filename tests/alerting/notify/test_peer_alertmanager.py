@@ -151,13 +151,13 @@ def post_all(bases, alerts):
 
 
 CONF2 = """
-global: {{resolve_timeout: 4s}}
+global: {{resolve_timeout: 8s}}
 route:
   receiver: hook
   group_by: ['...']
-  group_wait: 1s
-  group_interval: 2s
-  repeat_interval: 5s
+  group_wait: 2s
+  group_interval: 4s
+  repeat_interval: 10s
 receivers:
 - name: hook
   webhook_configs: [{{url: "{hook}/hook"}}]
@@ -165,7 +165,7 @@ receivers:
 
 
 def normalized(cap: CaptureServer):
-    # An endsAt from resolve_timeout is "receipt + 4s": the two servers received
+    # An endsAt from resolve_timeout is "receipt + 8s": the two servers received
     # the post a few ms apart, so that one field is compared to the second.
     out = {}
     for key, bodies in by_group(cap).items():
@@ -195,16 +195,18 @@ def test_repeat_interval_resolve_timeout_and_silence_expiry_as_alertmanager(tmp_
                 "startsAt": iso(now), "endsAt": iso(later), "createdBy": "t", "comment": "c"})
             sids.append(r.json()["silenceID"])
         timeout_alert = a("Timeout", now, now, cluster="eu")
-        del timeout_alert["endsAt"]  # resolves by resolve_timeout (4s)
+        del timeout_alert["endsAt"]  # resolves by resolve_timeout (8s)
         post_all(bases, [timeout_alert, a("Steady", now, later, cluster="eu"),
                          a("Muted", now, later, cluster="eu")])
-        # Groups were created during the post, so their first tick is at most 1 s away.
+        # Groups were created during the post, so their first tick is at most 2 s away.
+        # (Timings are seconds apart so that a loaded machine does not move an event
+        # across a tick of either server.)
         t0 = time.monotonic()
-        time.sleep(max(0.0, t0 + 1.5 - time.monotonic()))
+        time.sleep(max(0.0, t0 + 3.0 - time.monotonic()))
         for base, sid in zip(bases, sids):
             assert httpx.delete(f"{base}/api/v2/silence/{sid}").status_code == 200
-        # Ticks at ~1, 3, 5, 7 s; stop before the one at ~9 s.
-        time.sleep(max(0.0, t0 + 8.0 - time.monotonic()))
+        # Ticks at ~2, 6, 10, 14 s; stop before the one at ~18 s.
+        time.sleep(max(0.0, t0 + 16.0 - time.monotonic()))
         assert states(am_url) == states(sg_url)
     am_got, sg_got = normalized(am_hook), normalized(sg_hook)
     summary = {k: [(d["status"], [x["status"] for x in d["alerts"]]) for d in v] for k, v in am_got.items()}
