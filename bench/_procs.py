@@ -148,11 +148,18 @@ class ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         data = workdir / "data"
+        # like the Prometheus beside it, which does not scrape itself: no series of
+        # our own written at the current time (they would also move the head's
+        # window ahead of backfilled data)
+        cfg = workdir / "spyglass.yml"
+        cfg.write_text("self_metrics: {enabled: false}\n")
         argv = [
             sys.executable,
             "-m",
             "spyglass.cli",
             "up",
+            "--config",
+            str(cfg),
             "--data-dir",
             str(data),
             "--http",

@@ -15,12 +15,10 @@ error that names the key path and its line in the file::
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import glob
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -239,6 +237,18 @@ class HostMetricsSection(HostMetricsConfig):
     interval: Duration = 15.0
 
 
+class SelfMetricsSection(ConfigModel):
+    """Spyglass's own telemetry (what /metrics shows) stored in its own TSDB, as a
+    Prometheus scraping itself would (job="spyglass"); the Spyglass / Health dashboard
+    reads it."""
+
+    # Store our own telemetry. Off, nothing is written at the current time by
+    # Spyglass itself (e.g. while backfilling old data by remote-write).
+    enabled: bool = True
+    # How often.
+    interval: Duration = 15.0
+
+
 class SpyglassConfig(ConfigModel):
     """The whole configuration file."""
 
@@ -268,6 +278,8 @@ class SpyglassConfig(ConfigModel):
     query: QueryConfig = Field(default_factory=QueryConfig)
     # This machine's own metrics, with node-exporter's names.
     host_metrics: HostMetricsSection = Field(default_factory=HostMetricsSection)
+    # Spyglass's own telemetry, stored as job="spyglass".
+    self_metrics: SelfMetricsSection = Field(default_factory=SelfMetricsSection)
     # An alertmanager.yml for the built-in notification pipeline (relative to this file).
     alertmanager_config: str | None = None
     # A folder of Grafana dashboard JSON files to provision at start.
@@ -329,7 +341,7 @@ def _format_errors(e: ValidationError, source: str, positions: dict[tuple, int])
 def parse_config(text: str, source: str = "<config>") -> SpyglassConfig:
     try:
         data, positions = load_with_positions(text)
-    except Exception as e:  # yaml errors carry their own line/column
+    except Exception as e:  # noqa: BLE001  yaml errors of every kind carry their own line/column
         raise ConfigError(f"{source}: invalid YAML: {e}") from None
     if data is None:
         data = {}

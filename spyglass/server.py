@@ -217,8 +217,9 @@ class Stack(CollectorRole, AlertingRole, UIRole):
             if "collector" in roles:
                 self.scheduler.add_job(self._maintenance, "interval", seconds=60, id="tsdb-maintenance",
                                        max_instances=1, coalesce=True)
-            self.scheduler.add_job(self._self_metrics, "interval", seconds=15, id="self-metrics",
-                                   max_instances=1, coalesce=True)
+            if self.config.self_metrics.enabled:
+                self.scheduler.add_job(self._self_metrics, "interval", seconds=self.config.self_metrics.interval,
+                                       id="self-metrics", max_instances=1, coalesce=True)
             self.scheduler.start()
             gc.freeze()
         finally:
