@@ -55,8 +55,10 @@ RANGE_QUERIES = [
     ("memory by namespace", "sum by (namespace) (container_memory_working_set_bytes)"),
     (
         "p99 request latency",
-        "histogram_quantile(0.99, sum by (le, verb) "
-        "(rate(apiserver_request_duration_seconds_bucket[5m])))",
+        (
+            "histogram_quantile(0.99, sum by (le, verb) "
+            "(rate(apiserver_request_duration_seconds_bucket[5m])))"
+        ),
     ),
     (
         "max cpu subquery",
@@ -177,7 +179,7 @@ def generate(series_target: int, hours: int, seed: int = 7):
             groups: dict[tuple, list[int]] = {}
             for i, ls in enumerate(label_sets):
                 groups.setdefault((ls["instance"], ls["verb"]), []).append(i)
-            for key, idx in groups.items():
+            for idx in groups.values():
                 phase = int(rng.integers(0, SCRAPE_MS))
                 ts = t0 + phase + np.arange(n, dtype=np.int64) * SCRAPE_MS
                 per_scrape = rng.poisson(50, n)

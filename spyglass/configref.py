@@ -39,9 +39,14 @@ def field_comments(cls: type[BaseModel]) -> dict[str, str]:
                 pending.append(stripped.lstrip("#").strip())
                 continue
             m = _FIELD.match(line)
-            if m and m.group(1) in klass.model_fields and line.startswith("    ") and not line.startswith("     "):
-                if pending:
-                    out[m.group(1)] = " ".join(pending)
+            if (
+                m
+                and m.group(1) in klass.model_fields
+                and line.startswith("    ")
+                and not line.startswith("     ")
+                and pending
+            ):
+                out[m.group(1)] = " ".join(pending)
             pending = []
     return out
 

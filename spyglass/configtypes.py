@@ -13,7 +13,15 @@ import re
 import ssl
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
 _DURATION_RE = re.compile(
     r"^(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?"
@@ -30,18 +38,21 @@ _UNIT_MS = {
 }
 
 
-def parse_duration_ms(text: str | int | float) -> int:
+def parse_duration_ms(text: str | float) -> int:
     """Parse a Prometheus duration (``1h30m``, ``15s``, ``500ms``, ``0``) into milliseconds."""
+    # ValueError, not TypeError, throughout: pydantic reports only ValueError as a
+    # validation error of the field
     if isinstance(text, bool):
-        raise ValueError(f"not a duration: {text!r}")
+        raise ValueError(f"not a duration: {text!r}")  # noqa: TRY004
     if isinstance(text, (int, float)):
         # YAML numbers are seconds, as Prometheus's model.Duration accepts for 0 only;
-        # we accept any number of seconds, which is what people mean.
-        if text != text or text in (float("inf"), float("-inf")) or text < 0:
+        # we accept any number of seconds, which is what people mean. (text != text:
+        # a NaN test that, unlike math.isnan, takes ints of any size.)
+        if text != text or text in (float("inf"), float("-inf")) or text < 0:  # noqa: PLR0124
             raise ValueError(f"not a valid duration: {text!r}")
-        return int(round(float(text) * 1000))
+        return round(float(text) * 1000)
     if not isinstance(text, str):
-        raise ValueError(f"not a valid duration string: {text!r}")
+        raise ValueError(f"not a valid duration string: {text!r}")  # noqa: TRY004
     s = text.strip()
     if s == "0":
         return 0
@@ -77,7 +88,7 @@ def _to_seconds(v: Any) -> float:
 Duration = Annotated[
     float,
     BeforeValidator(_to_seconds),
-    PlainSerializer(lambda s: format_duration_ms(int(round(s * 1000))), return_type=str),
+    PlainSerializer(lambda s: format_duration_ms(round(s * 1000)), return_type=str),
 ]
 
 

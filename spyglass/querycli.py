@@ -23,7 +23,7 @@ def _time_arg(text: str, name: str, now: float) -> str:
     t = text.strip()
     if t == "now":
         return f"{now:.3f}"
-    if t.startswith("now-") or t.startswith("now+"):
+    if t.startswith(("now-", "now+")):
         ms = parse_duration_param(t[4:], name)
         return f"{now + (ms / 1000 if t[3] == '+' else -ms / 1000):.3f}"
     ms = parse_time(t, name)

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import TypeVar
+from typing import Self
 
 from prometheus_client import REGISTRY, CollectorRegistry
-
-T = TypeVar("T", bound="PerRegistry")
 
 _LOCK = threading.Lock()
 _INSTANCES: dict[type, weakref.WeakKeyDictionary] = {}
@@ -31,7 +29,7 @@ class PerRegistry:
     """Base of a component's metric set; the subclass's ``__init__(registry)`` declares them."""
 
     @classmethod
-    def for_registry(cls: type[T], registry: CollectorRegistry | None = None) -> T:
+    def for_registry(cls, registry: CollectorRegistry | None = None) -> Self:
         """The one instance of ``cls`` for ``registry`` (default: prometheus_client's global one)."""
         registry = REGISTRY if registry is None else registry
         with _LOCK:

@@ -21,7 +21,7 @@ from storage.labels import Labels
 
 
 def format_value(v: float) -> str:
-    if v != v:
+    if math.isnan(v):
         return "NaN"
     if v == math.inf:
         return "+Inf"
@@ -35,7 +35,7 @@ def format_value(v: float) -> str:
         if 1e-6 <= a < 1e21:
             s = np.format_float_positional(v, unique=True, trim="-")
         return s
-    return s[:-2] if s.endswith(".0") else s
+    return s.removesuffix(".0")
 
 
 def format_timestamp(ms: int) -> str:

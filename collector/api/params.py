@@ -34,7 +34,7 @@ def parse_time(value: str, name: str) -> int:
             raise BadParam(f'invalid parameter "{name}": cannot parse "{value}" to a valid timestamp')
         sec = math.floor(f)
         frac = round((f - sec) * 1000) / 1000
-        return int(sec) * 1000 + int(round(frac * 1000))
+        return sec * 1000 + round(frac * 1000)
     if s == _MIN_TIME_STR:
         return MIN_TIME_MS
     if s == _MAX_TIME_STR:
@@ -43,7 +43,7 @@ def parse_time(value: str, name: str) -> int:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
         if dt.tzinfo is None:
             raise ValueError
-        return int(round(dt.timestamp() * 1000))
+        return round(dt.timestamp() * 1000)
     except ValueError:
         raise BadParam(
             f'invalid parameter "{name}": cannot parse "{value}" to a valid timestamp'
@@ -62,7 +62,7 @@ def parse_duration_param(value: str, name: str) -> int:
             raise BadParam(
                 f'invalid parameter "{name}": cannot parse "{value}" to a valid duration. It overflows int64'
             )
-        return int(round(f * 1000))
+        return round(f * 1000)
     try:
         return parse_duration_ms(s)
     except ValueError:
@@ -91,7 +91,7 @@ def parse_selector(text: str) -> list[list[Matcher]]:
     """A series selector (``match[]``) → matcher sets; each set is ANDed, sets are ORed."""
     try:
         expr = promql_parser.parse(text)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  whatever the parser raises, the parameter is bad
         raise BadParam(f"invalid parameter \"match[]\": {e}") from None
     if not isinstance(expr, promql_parser.VectorSelector):
         raise BadParam(f'invalid parameter "match[]": {text!r} is not a series selector')

@@ -20,7 +20,7 @@ class BatchBuilder:
     """Columns of a batch under construction; hot loops may append to
     ``idx``/``ts``/``vs`` directly after :meth:`slot_of`."""
 
-    __slots__ = ("series", "slot", "idx", "ts", "vs")
+    __slots__ = ("idx", "series", "slot", "ts", "vs")
 
     def __init__(self):
         self.series: list[Labels] = []

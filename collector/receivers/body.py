@@ -76,9 +76,11 @@ def snappy_block_decode(data: bytes, max_decoded: int) -> bytes:
             f"snappy body declares {n} decoded bytes, more than the limit of {max_decoded}",
             "too_large",
         )
+    # cramjam raises its own DecompressionError: any decoder failure is a
+    # malformed body (400), never a server error
     try:
         out = _snappy_decompress(data)
-    except Exception as e:  # cramjam raises its own DecompressionError
+    except Exception as e:  # noqa: BLE001
         raise IngestError(400, f"invalid snappy block: {e}", "malformed") from None
     return bytes(out)
 

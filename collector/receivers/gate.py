@@ -17,7 +17,7 @@ class InFlightGate:
     """Counts requests in flight and admits at most ``limit``; thread-safe (gRPC
     handlers run in threads, HTTP ones on the event loop)."""
 
-    __slots__ = ("limit", "_n", "_lock")
+    __slots__ = ("_lock", "_n", "limit")
 
     def __init__(self, limit: int):
         self.limit = limit

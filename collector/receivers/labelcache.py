@@ -30,7 +30,7 @@ class LabelCache:
     bookkeeping, safe under the GIL without locks (a lost race only costs a
     re-decode)."""
 
-    __slots__ = ("size", "_young", "_old")
+    __slots__ = ("_old", "_young", "size")
 
     def __init__(self, size: int):
         self.size = size

@@ -11,7 +11,6 @@ can show all ingestion on one panel. Anything not stored is counted in
 
 from __future__ import annotations
 
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from spyglass.telemetry import PerRegistry

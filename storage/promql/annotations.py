@@ -10,6 +10,8 @@ text gets ``(line:column)`` appended for the API's ``warnings``/``infos``::
 
 from __future__ import annotations
 
+import math
+
 from storage.promql.lexer import line_column
 
 WARNING = "PromQL warning"
@@ -60,7 +62,7 @@ def go_g(x: float) -> str:
     from decimal import Decimal
 
     x = float(x)
-    if x != x:
+    if math.isnan(x):
         return "NaN"
     if x in (float("inf"), float("-inf")):
         return "+Inf" if x > 0 else "-Inf"

@@ -11,7 +11,6 @@ which annotations and errors report as ``line:column``::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from storage.labels import Matcher
 
@@ -58,7 +57,7 @@ class MatrixSelector:
 @dataclass(frozen=True, slots=True)
 class Subquery:
     pos: int
-    expr: "Expr"
+    expr: Expr
     range_ms: int
     step_ms: int  # 0: the engine's default subquery step
     offset_ms: int = 0
@@ -69,7 +68,7 @@ class Subquery:
 class Call:
     pos: int
     func: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     return_type: str
 
 
@@ -77,8 +76,8 @@ class Call:
 class Aggregate:
     pos: int
     op: str
-    expr: "Expr"
-    param: "Expr | None"
+    expr: Expr
+    param: Expr | None
     grouping: tuple[str, ...]
     without: bool
 
@@ -102,8 +101,8 @@ class VectorMatching:
 class Binary:
     pos: int
     op: str
-    lhs: "Expr"
-    rhs: "Expr"
+    lhs: Expr
+    rhs: Expr
     matching: VectorMatching | None
     return_bool: bool
 
@@ -112,13 +111,13 @@ class Binary:
 class Unary:
     pos: int
     op: str
-    expr: "Expr"
+    expr: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Paren:
     pos: int
-    expr: "Expr"
+    expr: Expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +126,22 @@ class StepInvariant:
     selectors all have ``@``): it is evaluated once and repeated."""
 
     pos: int
-    expr: "Expr"
+    expr: Expr
 
 
-Expr = Union[
-    NumberLiteral,
-    StringLiteral,
-    VectorSelector,
-    MatrixSelector,
-    Subquery,
-    Call,
-    Aggregate,
-    Binary,
-    Unary,
-    Paren,
-    StepInvariant,
-]
+Expr = (
+    NumberLiteral
+    | StringLiteral
+    | VectorSelector
+    | MatrixSelector
+    | Subquery
+    | Call
+    | Aggregate
+    | Binary
+    | Unary
+    | Paren
+    | StepInvariant
+)
 
 COMPARISON_OPS = frozenset({"==", "!=", ">", "<", ">=", "<="})
 SET_OPS = frozenset({"and", "or", "unless"})

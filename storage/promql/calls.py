@@ -39,7 +39,7 @@ NATIVE_HISTOGRAM_FUNCTIONS = frozenset(
 )
 
 
-def eval_call(ev: "Evaluator", c: ast.Call):
+def eval_call(ev: Evaluator, c: ast.Call):
     name = c.func
     args = c.args
     if name in range_functions.RANGE_FUNCTIONS:
@@ -193,7 +193,7 @@ def eval_call(ev: "Evaluator", c: ast.Call):
     raise EvaluationError(f"function {name}() is not supported by this engine")
 
 
-def timestamp(ev: "Evaluator", c: ast.Call) -> StepVector:
+def timestamp(ev: Evaluator, c: ast.Call) -> StepVector:
     arg = ast.unwrap_parens(c.args[0])
     v = ev.vector(arg)
     if isinstance(arg, ast.VectorSelector) and v.sample_ts is not None:
@@ -204,7 +204,7 @@ def timestamp(ev: "Evaluator", c: ast.Call) -> StepVector:
     return ev.drop_name(out)
 
 
-def range_call(ev: "Evaluator", c: ast.Call) -> StepVector:
+def range_call(ev: Evaluator, c: ast.Call) -> StepVector:
     name = c.func
     range_idx = next(
         i
@@ -270,7 +270,7 @@ def range_call(ev: "Evaluator", c: ast.Call) -> StepVector:
     return ev.drop_name(out, strict=True)
 
 
-def non_counter_infos(ev: "Evaluator", v: StepVector, pos: int) -> None:
+def non_counter_infos(ev: Evaluator, v: StepVector, pos: int) -> None:
     has = v.present.any(axis=1)
     seen: set[str] = set()
     for ls, h in zip(v.labels, has.tolist()):

@@ -12,6 +12,7 @@ one-step grid and repeated, as Prometheus does::
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -68,10 +69,9 @@ class EvalContext:
 
     def close(self) -> None:
         for q in self.queriers.values():
-            try:
+            # one querier failing to close must not leave the others open
+            with contextlib.suppress(Exception):
                 q.close()
-            except Exception:
-                pass
         self.queriers.clear()
 
 

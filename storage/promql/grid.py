@@ -45,7 +45,7 @@ class Grid:
     def instant(self) -> bool:
         return self.start == self.end
 
-    def single(self) -> "Grid":
+    def single(self) -> Grid:
         """The one-step grid at this grid's start (step-invariant evaluation)."""
         return Grid(self.start, self.start, self.step)
 
@@ -84,7 +84,7 @@ class StepVector:
             self.drop_name = np.zeros(len(self.labels), dtype=bool)
 
     @classmethod
-    def empty(cls, num_steps: int) -> "StepVector":
+    def empty(cls, num_steps: int) -> StepVector:
         return cls([], np.empty((0, num_steps)), np.zeros((0, num_steps), bool))
 
     def __len__(self) -> int:
@@ -94,7 +94,7 @@ class StepVector:
     def num_steps(self) -> int:
         return self.values.shape[1]
 
-    def take(self, rows: np.ndarray | list[int]) -> "StepVector":
+    def take(self, rows: np.ndarray | list[int]) -> StepVector:
         rows = np.asarray(rows, dtype=np.int64)
         return StepVector(
             [self.labels[i] for i in rows.tolist()],
@@ -105,7 +105,7 @@ class StepVector:
             self.ordered,
         )
 
-    def nonempty(self) -> "StepVector":
+    def nonempty(self) -> StepVector:
         """Drop rows with no point at any step."""
         keep = self.present.any(axis=1)
         if keep.all():
@@ -227,7 +227,7 @@ class LabelProjector:
         Labels.from_sorted_flat(project(ls))
     """
 
-    __slots__ = ("names", "keep", "_getters")
+    __slots__ = ("_getters", "keep", "names")
 
     def __init__(self, names, keep: bool):
         self.names = frozenset(names)

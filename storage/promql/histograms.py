@@ -228,7 +228,7 @@ def _monotonicity_info(L, forced, min_b, max_b, max_diff, times, notes, pos, nam
     for name, (lo, hi, diff, count, t0, t1) in by_name.items():
         text = (
             f"{notes_.forced_monotonicity(name)}, from buckets {notes_.go_g(lo)} to "
-            f"{notes_.go_g(hi)}, with a max diff of {'%.2g' % diff}, over {count} samples "
+            f"{notes_.go_g(hi)}, with a max diff of {diff:.2g}, over {count} samples "
             f"from {_rfc3339(t0)} to {_rfc3339(t1)}"
         )
         notes.info(text, pos)
@@ -236,6 +236,16 @@ def _monotonicity_info(L, forced, min_b, max_b, max_diff, times, notes, pos, nam
 
 def _rfc3339(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def _interpolate(v, lower_bound, ub, cnt, rank):
+    """The rank of ``v`` inside the bucket (lower_bound, ub]: linear between the
+    rank below it and its count, or its count when the bucket has no lower bound."""
+    return np.where(
+        lower_bound == -np.inf,
+        cnt,
+        rank + (cnt - rank) * (v - lower_bound) / (ub - lower_bound),
+    )
 
 
 def bucket_fraction(lower: np.ndarray, upper: np.ndarray, L: BucketLayout):
@@ -262,14 +272,6 @@ def bucket_fraction(lower: np.ndarray, upper: np.ndarray, L: BucketLayout):
                 lower_bound = np.where(live, bounds[:, i - 1, :], lower_bound)
             ub = bounds[:, i, :]
             cnt = counts[:, i, :]
-
-            def interpolate(v):
-                return np.where(
-                    lower_bound == -np.inf,
-                    cnt,
-                    rank + (cnt - rank) * (v - lower_bound) / (ub - lower_bound),
-                )
-
             s = live & ~lower_set & (lower_bound >= lo)
             lower_rank = np.where(s, rank, lower_rank)
             lower_set |= s
@@ -280,10 +282,10 @@ def bucket_fraction(lower: np.ndarray, upper: np.ndarray, L: BucketLayout):
             done |= live & both
             live = live & ~both
             s = live & ~lower_set & (lower_bound < lo) & (ub > lo)
-            lower_rank = np.where(s, interpolate(lo), lower_rank)
+            lower_rank = np.where(s, _interpolate(lo, lower_bound, ub, cnt, rank), lower_rank)
             lower_set |= s
             s = live & ~upper_set & (lower_bound < hi) & (ub > hi)
-            upper_rank = np.where(s, interpolate(hi), upper_rank)
+            upper_rank = np.where(s, _interpolate(hi, lower_bound, ub, cnt, rank), upper_rank)
             upper_set |= s
             both = lower_set & upper_set
             done |= live & both

@@ -71,7 +71,7 @@ def _identity(ls: Labels, name: str) -> tuple:
     return (name,) + tuple(ls.get(n) for n in IDENTIFYING_LABELS)
 
 
-def evaluate_info(ev: "Evaluator", c: ast.Call) -> StepVector:
+def evaluate_info(ev: Evaluator, c: ast.Call) -> StepVector:
     base = ev.vector(c.args[0])
     T = ev.T
     selector = c.args[1] if len(c.args) > 1 else None

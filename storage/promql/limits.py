@@ -43,8 +43,7 @@ class QueryLimits:
 
     def charge(self, n: int) -> None:
         self.current += n
-        if self.current > self.peak:
-            self.peak = self.current
+        self.peak = max(self.peak, self.current)
         if self.max_samples and self.current > self.max_samples:
             raise TooManySamplesError(self.max_samples)
 

@@ -9,7 +9,6 @@ the default ``prometheus_client.REGISTRY`` is shared)::
 
 from __future__ import annotations
 
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from spyglass.telemetry import PerRegistry

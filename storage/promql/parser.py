@@ -73,7 +73,7 @@ def node_pos(e: ast.Expr) -> int:
 
 
 def _round_half_away(x: float) -> int:
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+    return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
 class _Converter:
@@ -254,7 +254,7 @@ class _Converter:
     def _node_for(self, message: str) -> int:
         try:
             tree = shape(self.query)
-        except Exception:
+        except Exception:  # noqa: BLE001  best effort: must not hide the parse error
             return 0
         m = _TYPE_ERROR.match(message)
         if m:
@@ -342,6 +342,6 @@ def parse(query: str) -> ast.Expr:
         raise conv.error(message, pos) from None
     try:
         mirror = shape(query)
-    except Exception:
+    except Exception:  # noqa: BLE001  best effort: a parsed query must still run
         mirror = None
     return conv.convert(tree, mirror)

@@ -69,7 +69,7 @@ class Shape:
 
     kind: str  # number string paren vector matrix subquery call aggregate binary unary
     pos: int
-    children: list["Shape"] = field(default_factory=list)
+    children: list[Shape] = field(default_factory=list)
     name: str = ""  # function / aggregator / operator name
     at: str | None = None  # literal text after "@" ("-10", "start", "end", "1.5")
     text: str = ""  # a string literal's source text, quotes included

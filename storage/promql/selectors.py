@@ -35,7 +35,7 @@ class Points:
     _span: int = 0
 
     @classmethod
-    def from_series_set(cls, ss: SeriesSet) -> "Points":
+    def from_series_set(cls, ss: SeriesSet) -> Points:
         return cls(
             list(ss.labels),
             np.asarray(ss.offsets, np.int64),
@@ -46,7 +46,7 @@ class Points:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def without_stale(self) -> "Points":
+    def without_stale(self) -> Points:
         """The same series without stale markers (range windows skip them)."""
         stale = self.values.view(np.uint64) == STALE_NAN_BITS
         if not stale.any():
@@ -55,7 +55,7 @@ class Points:
         csum = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
         return Points(self.labels, csum[self.offsets], self.timestamps[keep], self.values[keep])
 
-    def block(self, a: int, b: int) -> "Points":
+    def block(self, a: int, b: int) -> Points:
         """Series ``[a, b)`` as their own ``Points`` (views, offsets rebased)."""
         if a == 0 and b == len(self.labels):
             return self

@@ -12,7 +12,7 @@ columns, never one Python object per point::
 
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,4 +52,4 @@ class Series(NamedTuple):
 
 Vector = list[Sample]
 Matrix = list[Series]
-Value = Union[Scalar, String, Vector, Matrix]
+Value = Scalar | String | Vector | Matrix

@@ -63,7 +63,7 @@ class _RowPrefix:
         return prefix[self.hi] - prefix[self.lo]
 
 
-def _additions(rp: "_RowPrefix") -> float:
+def _additions(rp: _RowPrefix) -> float:
     """Additions behind one running sum at most (its series' length)."""
     return float(rp.shape[1])
 

@@ -9,4 +9,4 @@ See ``db.py`` for the lifecycle and FORMAT.md for the files it writes.
 from storage.tsdb.db import TSDB, MaintenanceReport
 from storage.tsdb.options import TSDBOptions
 
-__all__ = ["TSDB", "TSDBOptions", "MaintenanceReport"]
+__all__ = ["TSDB", "MaintenanceReport", "TSDBOptions"]

@@ -68,7 +68,7 @@ class NodeLikeWorkload:
         ``node_network_receive_bytes_total{device=...}``, and kinds alternate
         between families the way they do in a real exposition."""
         rng = np.random.default_rng([self.seed, 7])
-        counts = {k: int(round(share * self.series_per_target)) for k, share in _KIND_SHARE.items()}
+        counts = {k: round(share * self.series_per_target) for k, share in _KIND_SHARE.items()}
         counts[CONST] += self.series_per_target - sum(counts.values())
         families: list[tuple[int, int]] = []  # (kind, size): shares exactly as declared
         for k, n in counts.items():

@@ -122,7 +122,7 @@ def _simple(line: str) -> Point:
 class _Scanner:
     """The general case: escapes, and quoted strings that may hold anything."""
 
-    __slots__ = ("s", "i", "n")
+    __slots__ = ("i", "n", "s")
 
     def __init__(self, s: str, i: int):
         self.s, self.i, self.n = s, i, len(s)

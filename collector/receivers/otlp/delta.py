@@ -36,7 +36,7 @@ class HistogramTotals(NamedTuple):
 
 
 class _Stream:
-    __slots__ = ("last_ns", "value", "bounds", "counts", "count", "touched")
+    __slots__ = ("bounds", "count", "counts", "last_ns", "touched", "value")
 
     def __init__(self):
         self.last_ns = 0

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -89,7 +90,7 @@ class _Resource:
 class _Request:
     """Per-request scratch: the batch under construction and the account."""
 
-    __slots__ = ("b", "out", "metadata", "now_ms")
+    __slots__ = ("b", "metadata", "now_ms", "out")
 
     def __init__(self, now_ms: int):
         self.b = BatchBuilder()
@@ -301,8 +302,7 @@ class Translator:
                         continue
                     v = acc
             b.add(labels, ts, v)
-            if ts > max_ts:
-                max_ts = ts
+            max_ts = max(max_ts, ts)
         return max_ts
 
     def _histograms(self, r: _Request, metric, res, scope) -> int:
@@ -330,7 +330,7 @@ class Translator:
             bounds = tuple(p.explicit_bounds)
             counts = list(p.bucket_counts)
             if counts and len(counts) != len(bounds) + 1 or any(
-                not (a < b_) for a, b_ in zip(bounds, bounds[1:])
+                not (a < b_) for a, b_ in pairwise(bounds)
             ):
                 r.reject(DROP_INVALID_HISTOGRAM, 1, message=(
                     f"histogram {name}: {len(counts)} bucket counts for {len(bounds)} bounds "
@@ -366,8 +366,7 @@ class Translator:
             if has_sum:
                 _add(r, self._labels(sum_name, res, scope, raw), ts, STALE_NAN if stale else total)
             b.add(count_labels, ts, STALE_NAN if stale else float(count))
-            if ts > max_ts:
-                max_ts = ts
+            max_ts = max(max_ts, ts)
         return max_ts
 
     def _summaries(self, r: _Request, metric, res, scope) -> int:
@@ -395,8 +394,7 @@ class Translator:
                 _add(r, lab, ts, STALE_NAN if stale else q.value)
             _add(r, self._labels(sum_name, res, scope, raw), ts, STALE_NAN if stale else p.sum)
             b.add(count_labels, ts, STALE_NAN if stale else float(p.count))
-            if ts > max_ts:
-                max_ts = ts
+            max_ts = max(max_ts, ts)
         return max_ts
 
 

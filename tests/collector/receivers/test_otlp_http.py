@@ -14,7 +14,9 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from prometheus_client import CollectorRegistry
 
@@ -53,7 +55,7 @@ def test_protobuf_request_gets_protobuf_response():
 
 
 def test_prefix_mounts_under_the_prometheus_path():
-    store, _, c = make(prefix="/api/v1/otlp")
+    _, _, c = make(prefix="/api/v1/otlp")
     body = request([gauge("g", [({}, T0_NS, 2.0)])]).SerializeToString()
     assert c.post("/api/v1/otlp/v1/metrics", content=body, headers=PB).status_code == 200
     assert c.post("/v1/metrics", content=body, headers=PB).status_code == 404
@@ -97,7 +99,7 @@ def test_gzip_bodies_are_inflated():
 
 
 def test_partial_success_reports_rejected_points_and_reasons():
-    store, reg, c = make()
+    _, reg, c = make()
     exp = pb.Metric(name="exp")
     exp.exponential_histogram.aggregation_temporality = pb.AGGREGATION_TEMPORALITY_CUMULATIVE
     exp.exponential_histogram.data_points.add(time_unix_nano=T0_NS, count=1)
@@ -152,7 +154,7 @@ def test_bad_requests_get_a_status_body(headers, body, status, needle):
 
 
 def test_size_limits_and_gzip_bomb():
-    _, reg, c = make(max_body_bytes=10_000, max_decoded_bytes=100_000)
+    _, _, c = make(max_body_bytes=10_000, max_decoded_bytes=100_000)
     assert c.post("/v1/metrics", content=b"x" * 20_000, headers=PB).status_code == 413
     bomb = gzip.compress(b"\0" * 10_000_000)
     assert len(bomb) < 10_000

@@ -44,8 +44,13 @@ def test_gauge_with_resource_and_scope_labels():
         resource={"service.name": "api", "service.namespace": "shop", "service.instance.id": "pod-1"},
     ))
     assert samples(t) == [(
-        'process_cpu_utilization_ratio{cpu="0", instance="pod-1", job="shop/api", otel_scope_name="lib", '
-        'otel_scope_version="1.0"}', T0_MS, 0.5)]
+        (
+            'process_cpu_utilization_ratio{cpu="0", instance="pod-1", job="shop/api", '
+            'otel_scope_name="lib", otel_scope_version="1.0"}'
+        ),
+        T0_MS,
+        0.5,
+    )]
     assert t.batch.metadata == {"process_cpu_utilization_ratio": MetricMetadata(MetricType.GAUGE, "CPU", "ratio")}
     assert t.points == 1 and t.rejected_points == 0
 

@@ -28,7 +28,13 @@ from storage.interface import (
 )
 from storage.labels import Labels, Matcher
 from storage.memstore import MemoryStorage
-from tests.collector.receivers.rwhelpers import V1_HEADERS, V2_HEADERS, V2Builder, snappy, v1_request
+from tests.collector.receivers.rwhelpers import (
+    V1_HEADERS,
+    V2_HEADERS,
+    V2Builder,
+    snappy,
+    v1_request,
+)
 from tests.collector.receivers.server import serving
 
 T0 = 1_700_000_000_000
@@ -221,7 +227,7 @@ def test_storage_back_pressure_is_retryable_503(exc, retry_after):
         def append(self, batch):
             raise exc
 
-    _, reg, c = make(Failing())
+    _, _, c = make(Failing())
     req = v1_request([({"__name__": "up"}, [(T0, 1.0)])])
     r = c.post("/api/v1/write", content=snappy(req.SerializeToString()), headers=V1_HEADERS)
     assert r.status_code == 503 and r.headers["Retry-After"] == retry_after
@@ -269,7 +275,7 @@ def test_body_over_limit_is_413_by_content_length_and_by_stream():
 
 
 def test_snappy_bomb_is_refused_before_decompressing(monkeypatch):
-    import collector.receivers.body as body
+    from collector.receivers import body
 
     # a real bomb: well under the body limit, inflating to 2 MiB of zeros
     real_bomb = snappy(b"\0" * (2 << 20))
@@ -302,7 +308,7 @@ def test_snappy_with_a_lying_preamble_is_400():
 
 @pytest.mark.parametrize("payload", [b"\x0a\x05\x0a\x03", b"\xff\xff\xff", b"\x0a\xff\xff\xff\xff\x0f"])
 def test_malformed_protobuf_is_400_and_server_keeps_serving(payload):
-    store, reg, c = make()
+    _, _, c = make()
     for headers in (V1_HEADERS, V2_HEADERS):
         r = c.post("/api/v1/write", content=snappy(payload), headers=headers)
         assert r.status_code == 400 and "cannot decode" in r.text

@@ -16,7 +16,13 @@ from collector.receivers.errors import IngestError
 from collector.receivers.labelcache import LabelCache
 from collector.receivers.remote_write import decode_v1, decode_v2
 from storage.memstore import MemoryStorage
-from tests.collector.receivers.rwhelpers import V1_HEADERS, V2_HEADERS, V2Builder, snappy, v1_request
+from tests.collector.receivers.rwhelpers import (
+    V1_HEADERS,
+    V2_HEADERS,
+    V2Builder,
+    snappy,
+    v1_request,
+)
 
 names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,12}", fullmatch=True)
 values = st.text(min_size=1, max_size=12).filter(lambda s: "\ufffd" not in s)

@@ -46,7 +46,7 @@ VARIANT_VALUES: dict[str, list[str]] = {
     "trendFactor": ["0.1", "0.5", "0.8"],
 }
 
-_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
+_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
 
 
 class TemplateError(ValueError):
@@ -147,8 +147,7 @@ class DemoData:
         rows.sort(key=lambda r: r[0])
         with open(path, "w") as f:
             names = sorted({lb.name for lb, _, _ in self.series})
-            for n in names:
-                f.write(f"# TYPE {n} unknown\n")
+            f.writelines(f"# TYPE {n} unknown\n" for n in names)
             f.writelines(r[1] for r in rows)
             f.write("# EOF\n")
 

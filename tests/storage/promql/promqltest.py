@@ -481,7 +481,7 @@ class Runner:
     def _skip_reason(self, cmd: EvalCmd, nh_series: list[Labels]) -> tuple[str | None, object]:
         try:
             promql_parser.parse(cmd.expr)
-        except BaseException as e:  # noqa: BLE001 - pyo3 panics are BaseExceptions
+        except BaseException as e:  # pyo3 panics are BaseExceptions
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 raise
             return f"promql-parser rejects the query (experimental syntax): {e}", None
@@ -514,7 +514,7 @@ class Runner:
             return Outcome(fname, cmd.line, cmd.expr, "failed", problem)
         try:
             problem = self._check(store, cmd, tree)
-        except Exception as e:  # a crash of the engine is a failure, not a skip
+        except Exception as e:  # noqa: BLE001  a crash of the engine is a failure, not a skip
             problem = f"crash: {type(e).__name__}: {e}"
         if not problem:
             return Outcome(fname, cmd.line, cmd.expr, "passed")
@@ -720,9 +720,9 @@ class Runner:
             if x is OMITTED or not almost_equal(x, smp.v):
                 return f"expected {x} for {smp.labels}, got {smp.v}"
             seen.add(smp.labels)
-        for ls in expected:
+        for ls, want in expected.items():
             if ls not in seen:
-                return f"expected metric {ls} with {expected[ls]} not found"
+                return f"expected metric {ls} with {want} not found"
         return None
 
 

@@ -42,7 +42,7 @@ def expectations():
 def test_expectations_cover_only_known_evals(expectations):
     assert FILES, "no .test files found in shared/conformance/promql"
     for key, exp in expectations.items():
-        name, line = key.rsplit(":", 1)
+        name, _line = key.rsplit(":", 1)
         assert name in FILES, f"{key}: no such file"
         assert exp["reason"].strip(), f"{key}: a skip or failure needs a reason"
         assert exp["status"] in ("skipped", "failed"), key

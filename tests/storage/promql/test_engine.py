@@ -201,8 +201,10 @@ def test_unsupported_experimental_functions_are_refused(engine):
 def test_rate_over_non_counter_name_gives_info_with_position(engine, store):
     r = engine.instant_query(store, "rate(memory_bytes[5m])", 10 * MIN)
     assert r.infos == [
-        "PromQL info: metric might not be a counter, name does not end in "
-        '_total/_sum/_count/_bucket: "memory_bytes" (1:6)'
+        (
+            "PromQL info: metric might not be a counter, name does not end in "
+            '_total/_sum/_count/_bucket: "memory_bytes" (1:6)'
+        )
     ]
     assert r.warnings == []
     r = engine.instant_query(store, "rate(http_requests_total[5m])", 10 * MIN)
@@ -212,8 +214,10 @@ def test_rate_over_non_counter_name_gives_info_with_position(engine, store):
 def test_sort_in_range_query_warns(engine, store):
     r = engine.range_query(store, "sort(memory_bytes)", 0, MIN, 15_000)
     assert r.warnings == [
-        "PromQL warning: sort is ineffective for range queries since results "
-        "are always ordered by labels (1:1)"
+        (
+            "PromQL warning: sort is ineffective for range queries since results "
+            "are always ordered by labels (1:1)"
+        )
     ]
 
 

@@ -42,7 +42,7 @@ def store():
         ls = Labels.parse(text)
         phase = int(rng.integers(0, 15_000))
         value = 0.0
-        for i in range(0, 480):
+        for i in range(480):
             t = phase + i * 15_000
             if rng.random() < 0.05:
                 continue  # a missed scrape

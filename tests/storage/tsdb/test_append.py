@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.interface import STALE_NAN, STALE_NAN_BITS, MetricMetadata, MetricType, RejectReason, SampleBatch
+from storage.interface import (
+    STALE_NAN,
+    STALE_NAN_BITS,
+    MetricMetadata,
+    MetricType,
+    RejectReason,
+    SampleBatch,
+)
 from storage.labels import LabelLimits, Labels, Matcher
 from storage.tsdb.options import HOUR_MS, MINUTE_MS
 

@@ -52,7 +52,7 @@ def test_round_trip_over_several_adds(batches, group, config):
     sub = np.arange(table.num_rows)[::2][::-1]
     lo, hi = int(et.min()), int(et.max())
     mid = (lo + hi) // 2
-    c2, t2, v2 = table.read(sub, lo, mid)
+    c2, t2, _ = table.read(sub, lo, mid)
     exp = [[(x, y) for x, y in all_rows[i] if lo <= x <= mid] for i in sub.tolist()]
     assert c2.tolist() == [len(e) for e in exp]
     assert t2.tolist() == [x for e in exp for x, _ in e]

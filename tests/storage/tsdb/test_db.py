@@ -172,7 +172,7 @@ def test_concurrent_appends_queries_and_maintenance(open_db, clock):
                 ts = np.full(20, T0 + k * 60_000)
                 r = db.append(SampleBatch(labels, np.arange(20), ts, np.full(20, float(k))))
                 assert r.accepted == 20, r
-        except BaseException as e:  # reported below
+        except BaseException as e:  # noqa: BLE001  the main thread reports it below
             errors.append(e)
 
     def reader() -> None:
@@ -185,14 +185,14 @@ def test_concurrent_appends_queries_and_maintenance(open_db, clock):
                     ts, vs = ss.series(i)
                     assert (np.diff(ts) > 0).all()
                     assert ((ts - T0) // 60_000 == vs).all()
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001  the main thread reports it below
             errors.append(e)
 
     def maintainer() -> None:
         try:
             while any(t.is_alive() for t in threads[:writers]):
                 db.maintenance()
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001  the main thread reports it below
             errors.append(e)
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]

@@ -52,7 +52,7 @@ def _damaged(tmp_path, damage):
 
 
 def test_torn_tail_is_truncated_and_reported(tmp_path):
-    records, seen, path = _damaged(tmp_path, lambda p, size: os.truncate(p, size - 7))
+    records, seen, _ = _damaged(tmp_path, lambda p, size: os.truncate(p, size - 7))
     assert len(records) == 9  # the last record was torn: everything before it is kept
     assert len(seen) == 1 and seen[0].truncated_bytes > 0
     # repaired: a second read sees a clean log
