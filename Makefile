@@ -30,6 +30,7 @@ system-deps:
 
 ## make test: install everything the tests need and run the whole suite
 test: system-deps install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-fast: install
