@@ -105,22 +105,26 @@ FORMAT_BATCH = 1 << 15
 def matrix_json(series: Iterable) -> str:
     """``[{"metric": {...}, "values": [[t, "v"], ...]}, ...]`` for objects with
     ``labels``, ``timestamps``, ``values``. Each series' points are written
-    by orjson from (timestamp already formatted, value string) pairs, ≈ 4x
-    faster than joining formatted pairs; the series of a range query usually
-    share their timestamps (the step grid): those are formatted once."""
+    by one ``%`` of its value strings into a template of its timestamps,
+    ``[[t0,"%s"],[t1,"%s"],...]``, all in C (≈ 2.5x faster than orjson
+    writing (timestamp, value) pairs, itself ≈ 4x faster than joining
+    formatted pairs); the series of a range query usually share their
+    timestamps (the step grid): their template is built once."""
     parts: list[str] = []
     last_ts: np.ndarray | None = None
-    stamps: list[orjson.Fragment] = []
-    batch: list = []  # (series, its stamps, its values)
+    template = ""
+    batch: list = []  # (series, its points template, its values)
     size = 0
 
     def flush() -> None:
         vals = np.concatenate([np.asarray(v, np.float64) for _, _, v in batch])
         text = format_values(vals)
         a = 0
-        for s, st, v in batch:
+        for s, tmpl, v in batch:
             b = a + len(v)
-            points = orjson.dumps(list(zip(st, text[a:b]))).decode()
+            # timestamps are digits, '.' and '-'; value strings are
+            # substituted, never parsed: no '%' can be misread
+            points = tmpl % tuple(text[a:b])
             parts.append('{"metric":' + labels_json(s.labels) + ',"values":' + points + "}")
             a = b
         batch.clear()
@@ -128,8 +132,9 @@ def matrix_json(series: Iterable) -> str:
     for s in series:
         ts = np.asarray(s.timestamps)
         if last_ts is None or len(ts) != len(last_ts) or not np.array_equal(ts, last_ts):
-            last_ts, stamps = ts, list(map(orjson.Fragment, format_timestamps(ts)))
-        batch.append((s, stamps, s.values))
+            last_ts = ts
+            template = "[" + ",".join(['[' + t + ',"%s"]' for t in format_timestamps(ts)]) + "]"
+        batch.append((s, template, s.values))
         size += len(ts)
         if size >= FORMAT_BATCH:
             flush()

@@ -49,6 +49,10 @@ def assemble(n_out: int, pieces: list[Piece], consume: bool = False) -> tuple[np
         given.clear()
     if not pieces:
         return np.zeros(n_out, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+    if len(pieces) == 1:
+        done = _assemble_one(n_out, *pieces[0])
+        if done is not None:
+            return done
     # one entry per (piece, run): where its samples are and what times they span
     outs, tstarts, cnts, firsts, lasts, which, runs_of = [], [], [], [], [], [], []
     for k, (out_idx, r) in enumerate(pieces):
@@ -115,6 +119,28 @@ def assemble(n_out: int, pieces: list[Piece], consume: bool = False) -> tuple[np
     if len(bad_rows):
         return sort_dedup_rows(totals, out_ts, out_vals, bad_rows)
     return totals, out_ts, out_vals
+
+
+def _assemble_one(n_out: int, out_idx: np.ndarray, r: Runs):
+    """``assemble`` of one piece, the usual small query (one block): a row's
+    runs come in time order, so unless two of them overlap (then None: the
+    general path sorts them) they are laid end to end in output-row order,
+    with about half the numpy calls (each ≈ 1 µs of a small query's fixed
+    cost) of the general path."""
+    nz = r.counts.nonzero()[0]
+    cnt = r.counts[nz]
+    out = out_idx[nz] if r.row is None else out_idx[r.row[nz]]
+    tstart = r.ts_start[nz]
+    if len(out) > 1 and not (out[1:] > out[:-1]).all():
+        order = np.argsort(out, kind="stable")  # stable: a row's runs stay in time order
+        out, nz, cnt, tstart = out[order], nz[order], cnt[order], tstart[order]
+        same = out[1:] == out[:-1]
+        ts = r.ts_src
+        if (same & (ts[tstart[1:]] <= ts[tstart[:-1] + cnt[:-1] - 1])).any():
+            return None
+    totals = np.bincount(out, weights=cnt, minlength=n_out).astype(np.int64)
+    val_src, val_start = r.values()
+    return totals, gather_ranges(r.ts_src, tstart, cnt), gather_ranges(val_src, val_start[nz], cnt)
 
 
 def _copy_runs(

@@ -227,3 +227,21 @@ def test_keys_decoded_once_are_remembered_for_a_while():
 def test_cache_can_be_turned_off(open_db):
     db, _ = open_db(group_cache_bytes=0)
     assert db.group_cache is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), unique=True, max_size=8).map(sorted),
+    st.lists(st.integers(0, 30), unique=True, min_size=1, max_size=4).map(sorted),
+)
+def test_a_partial_entry_finds_its_items_and_nothing_else(kept, wanted):
+    group = np.arange(31 * 2, dtype=np.float64)  # item i is group[2i:2i+2]
+    entry = PartialGroup.of(np.array(kept, np.int64), group, np.array(kept, np.int64) * 2, np.full(len(kept), 2))
+    k = entry.find(np.array(wanted, np.int64))
+    if not set(wanted) <= set(kept):
+        assert k is None
+        return
+    assert k is not None
+    for item, j in zip(wanted, k.tolist()):
+        off = int(entry.offs[j])
+        assert entry.data[off : off + 2].tolist() == [2.0 * item, 2.0 * item + 1]

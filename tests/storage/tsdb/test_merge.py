@@ -85,3 +85,58 @@ def test_assemble_is_the_union_with_the_oldest_source_first(slice_run, lazy, sou
         exp = sorted(first.items())
         a, b = offs[row], offs[row + 1]
         assert list(zip(ts[a:b].tolist(), vals[a:b].tolist())) == exp
+
+
+def paged_piece(rows: list[list[int]], cuts: list[int], rng: np.random.Generator):
+    """One source laid out as a paged table reads it: each row's samples cut
+    into up to three consecutive runs, listed page by page (the p-th run of
+    every row, then the p+1-th), ``row`` naming each run's row of the read,
+    whose output rows are in a random order."""
+    order = rng.permutation(N_ROWS)  # read row i is output row order[i]
+    by_page: list[list[tuple[int, list[int]]]] = [[], [], []]
+    for i in range(N_ROWS):
+        r = rows[int(order[i])]
+        a, b = sorted((cuts[i] % (len(r) + 1), cuts[i + N_ROWS] % (len(r) + 1)))
+        for p, run in enumerate((r[:a], r[a:b], r[b:])):
+            if run:
+                by_page[p].append((i, run))
+    ts_src: list[int] = []
+    vs_src: list[float] = []
+    starts, counts, which = [], [], []
+    for page in by_page:
+        for i, run in page:
+            starts.append(len(ts_src))
+            ts_src.extend(run)
+            vs_src.extend(float(t) for t in run)
+            counts.append(len(run))
+            which.append(i)
+    z = np.array(starts, np.int64)
+    runs = Runs(np.array(counts, np.int64), np.array(ts_src, np.int64), z, np.array(vs_src), z, np.array(which, np.int64))
+    return order.astype(np.int64), runs
+
+
+@settings(max_examples=100, deadline=None)
+@given(source, st.lists(st.integers(0, 50), min_size=2 * N_ROWS, max_size=2 * N_ROWS), st.integers(0, 2**32 - 1))
+def test_one_paged_source_with_several_runs_per_row_is_laid_in_time_order(rows, cuts, seed):
+    if not any(rows):
+        return
+    out_rows, runs = paged_piece(rows, cuts, np.random.default_rng(seed))
+    counts, ts, vals = merge.assemble(N_ROWS, [(out_rows, runs)])
+    offs = np.concatenate([[0], np.cumsum(counts)])
+    for row in range(N_ROWS):
+        a, b = offs[row], offs[row + 1]
+        assert ts[a:b].tolist() == rows[row]
+        assert vals[a:b].tolist() == [float(t) for t in rows[row]]
+
+
+def test_one_source_whose_runs_of_a_row_overlap_is_sorted_and_deduplicated():
+    # row 0's two runs overlap (5 twice; 3 after 5): the single-source fast
+    # path must hand them to the sorting merge, the first run's sample winning
+    ts_src = np.array([1, 5, 9, 3, 5, 7, 2, 4], np.int64)
+    vs_src = np.array([10.0, 50.0, 90.0, 30.0, 55.0, 70.0, 20.0, 40.0])
+    starts = np.array([0, 3, 6], np.int64)
+    runs = Runs(np.array([3, 3, 2], np.int64), ts_src, starts, vs_src, starts, np.array([0, 0, 1], np.int64))
+    counts, ts, vals = merge.assemble(2, [(np.array([0, 1], np.int64), runs)])
+    assert counts.tolist() == [5, 2]
+    assert ts.tolist() == [1, 3, 5, 7, 9, 2, 4]
+    assert vals.tolist() == [10.0, 30.0, 50.0, 70.0, 90.0, 20.0, 40.0]
