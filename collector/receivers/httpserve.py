@@ -47,6 +47,17 @@ class ServeContext:
     metrics: ReceiverMetrics
     overload_status: int  # 429 or 503 when the gate is full
 
+    def overload(self) -> IngestError:
+        """The retryable refusal of a request that finds the gate full (counted)."""
+        e = IngestError(
+            self.overload_status,
+            f"too many {self.protocol} requests in flight (limit {self.gate.limit}), retry later",
+            "overload",
+            self.limits.retry_after_seconds,
+        )
+        self.metrics.refused.labels(self.protocol, e.reason).inc()
+        return e
+
 
 def plain_error(e: IngestError) -> Response:
     return PlainTextResponse(e.message + "\n", e.status, headers=e.headers())
@@ -62,14 +73,7 @@ async def serve(
     proto = ctx.protocol
     t0 = time.perf_counter()
     if not ctx.gate.try_acquire():
-        e = IngestError(
-            ctx.overload_status,
-            f"too many {proto} requests in flight (limit {ctx.gate.limit}), retry later",
-            "overload",
-            ctx.limits.retry_after_seconds,
-        )
-        m.refused.labels(proto, e.reason).inc()
-        response = render_error(e)
+        response = render_error(ctx.overload())
         m.requests.labels(proto, str(response.status_code)).inc()
         return response
     in_flight = m.in_flight.labels(proto)
@@ -129,14 +133,7 @@ class ASGIEndpoint:
         t0 = time.perf_counter()
         headers = Headers(scope=scope)
         if not ctx.gate.try_acquire():
-            e = IngestError(
-                ctx.overload_status,
-                f"too many {ctx.protocol} requests in flight (limit {ctx.gate.limit}), retry later",
-                "overload",
-                ctx.limits.retry_after_seconds,
-            )
-            ctx.metrics.refused.labels(ctx.protocol, e.reason).inc()
-            response = self.render_error(e, headers)
+            response = self.render_error(ctx.overload(), headers)
             await response(scope, receive, send)
             self._count(response.status_code)
             return

@@ -61,7 +61,10 @@ def checked(pairs: list[tuple[str, str]], limits: LabelLimits) -> Labels | Inval
     if len(set(names)) != len(names):
         dup = sorted(n for n in set(names) if names.count(n) > 1)
         return InvalidLabels(f"series has duplicate label names {dup}")
-    labels = Labels.from_pairs(pairs)
+    return _validated(Labels.from_pairs(pairs), limits)
+
+
+def _validated(labels: Labels, limits: LabelLimits) -> Labels | InvalidLabels:
     try:
         labels.validate(limits)
     except InvalidLabels as e:
@@ -203,12 +206,7 @@ def _strings_ok(pairs, limits: LabelLimits) -> bool:
 def _label_set(flat: list[str], limits: LabelLimits) -> Labels | Normalised | InvalidLabels:
     names, values = flat[0::2], flat[1::2]
     if "" not in values and all(map(lt, names, names[1:])):
-        labels = Labels.from_sorted_flat(flat)
-        try:
-            labels.validate(limits)
-        except InvalidLabels as e:
-            return e
-        return labels
+        return _validated(Labels.from_sorted_flat(flat), limits)
     got = checked(list(zip(names, values)), limits)
     return got if type(got) is InvalidLabels else Normalised((got,))
 

@@ -118,6 +118,19 @@ def _neumaier(xs: list[float]) -> tuple[float, float]:
     return s, c
 
 
+def _groups(members):
+    """Group ids (dense, in order of first appearance's value), each member's rank
+    within its group, the group count and the largest group's size."""
+    _, ids = np.unique(np.array([g for g, _, _ in members], np.int64), return_inverse=True)
+    ids = ids.reshape(-1)
+    rank = np.zeros(len(ids), np.int64)
+    seen: dict[int, int] = {}
+    for i, g in enumerate(ids.tolist()):
+        rank[i] = seen.get(g, 0)
+        seen[g] = rank[i] + 1
+    return ids, rank, int(ids.max()) + 1, int(rank.max()) + 1
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
@@ -132,19 +145,10 @@ def test_kahan_sums_follow_prometheus_in_input_order_on_both_paths(members, step
     outputs, gathers by group id for big ones) give Prometheus's sums bit for bit."""
     from storage.promql import aggregations as ag
 
-    ids_raw = np.array([g for g, _, _ in members], np.int64)
-    _, ids = np.unique(ids_raw, return_inverse=True)
-    ids = ids.reshape(-1)
-    count = int(ids.max()) + 1
+    ids, rank, count, max_size = _groups(members)
     values = np.array([[v * (k + 1) for k in range(steps)] for _, v, _ in members], np.float64)
     present = np.array([[p] * steps for _, _, p in members], bool)
     present[0, :] = True
-    rank = np.zeros(len(ids), np.int64)
-    seen: dict[int, int] = {}
-    for i, g in enumerate(ids.tolist()):
-        rank[i] = seen.get(g, 0)
-        seen[g] = rank[i] + 1
-    max_size = int(rank.max()) + 1
     dense = ag._kahan_sum_dense(values, present, ids, rank, count, max_size)
     orig = ag.DENSE_CELLS, ag._SCALAR_PER_RANK
     ag.DENSE_CELLS, ag._SCALAR_PER_RANK = -1, 0  # the gather path (not the one-step one)
@@ -176,18 +180,9 @@ def test_instant_kahan_sum_adds_members_one_by_one_like_prometheus(members):
     Prometheus's sequence of kahansum.Inc answers, and what the array paths do."""
     from storage.promql import aggregations as ag
 
-    ids_raw = np.array([g for g, _, _ in members], np.int64)
-    _, ids = np.unique(ids_raw, return_inverse=True)
-    ids = ids.reshape(-1)
-    count = int(ids.max()) + 1
+    ids, rank, count, max_size = _groups(members)
     values = np.array([[v] for _, v, _ in members], np.float64)
     present = np.array([[p] for _, _, p in members], bool)
-    rank = np.zeros(len(ids), np.int64)
-    seen: dict[int, int] = {}
-    for i, g in enumerate(ids.tolist()):
-        rank[i] = seen.get(g, 0)
-        seen[g] = rank[i] + 1
-    max_size = int(rank.max()) + 1
     s, c = ag._kahan_sum_instant(values[:, 0], present[:, 0], ids, count)
     assert s.shape == c.shape == (count, 1)
     dense = ag._kahan_sum_dense(values, present, ids, rank, count, max_size)
