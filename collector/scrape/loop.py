@@ -287,7 +287,6 @@ class ScrapeLoop:
         )
         self._inflight = fut
         error, n_post = await asyncio.wrap_future(fut)
-        self._scraped = True
         st = self.state
         st.health = "up" if error is None else "down"
         st.last_error = "" if error is None else str(error)
@@ -302,6 +301,10 @@ class ScrapeLoop:
         self, body: bytes | None, ctype: str | None, error: ScrapeError | None, ts_ms: int, body_size: int, t0: float
     ) -> tuple[ScrapeError | None, int]:
         out = self._process(body, ctype, error, ts_ms, body_size, t0)
+        # Set here, where the batch has been appended, not after the event loop resumes:
+        # a loop stopped and cancelled while awaiting this worker has still written
+        # series, and end_of_run (which waits for the worker via idle()) must mark them.
+        self._scraped = True
         # After _process returned, its parse buffers are free: a good moment to
         # hand freed heap back to the system (see ``heap``).
         if self.heap is not None:

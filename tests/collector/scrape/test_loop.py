@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
+import time
 
 import httpx
 import numpy as np
@@ -295,3 +297,43 @@ def test_stored_label_strings_are_interned(fake_target):
                 assert s is canon[s], s
                 checked += 1
     assert checked == 12  # instance, job, pod, p-1, x1 in both sets; ns, team in the first
+
+
+class _GatedStorage(MemoryStorage):
+    """Holds the first append until released, to cancel a loop while its worker appends."""
+
+    def __init__(self):
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def append(self, batch):
+        if not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(10)
+        return super().append(batch)
+
+
+def test_loop_cancelled_while_its_worker_appends_still_ends_its_series(fake_target):
+    # The manager stops and cancels an old loop on a reload that changes labels; if
+    # that lands while the loop awaits its worker, the samples are still written and
+    # end_of_run must mark them stale.
+    fake_target.replies["/metrics"] = Reply("a 1\n")
+    store = _GatedStorage()
+    loop, _ = make_loop(fake_target, store, clock=time.time, scrape_interval="200ms")
+
+    async def go():
+        async with httpx.AsyncClient(timeout=None, **loop.cfg.httpx_kwargs()) as client:
+            loop.client = client
+            task = asyncio.create_task(loop.run())
+            while not store.entered.is_set():
+                await asyncio.sleep(0.01)
+            loop.stop()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            store.release.set()
+            await asyncio.wait_for(loop.end_of_run(), 10)
+
+    asyncio.run(go())
+    _, vs = stored(store, "a")[fake_target.series("a")]
+    assert vs[0] == 1.0 and is_stale(vs[-1:]).all()
